@@ -1,0 +1,3 @@
+from fdr.cli import main
+
+raise SystemExit(main())

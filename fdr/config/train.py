@@ -1,0 +1,41 @@
+"""``train`` section of ``params.yaml`` (paper §3.6, §4.3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .base import require
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation. Defaults are the paper's: Adam 1e-4, x0.8 every 9,000 iterations, batch 28, beta 1e-5."""
+
+    iterations: int = 200_000  # budget in iterations (not seconds) so results are reproducible
+    batch_size: int = 28  # global batch (split across DDP ranks)
+    lr: float = 1e-4
+    lr_decay: float = 0.8
+    lr_step: int = 9000
+    beta: float = 1e-5  # SVDO weight (Eq. 8)
+    crop: int = 0  # random crop of training patches (0 = use the whole patch)
+    checkpoint_every: int = 1000
+    val_every: int = 1000
+    val_patches: int = 256  # validation subset size (moderate test level)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only
+    channels_last: bool = False  # CUDA only
+    num_workers: int = 0
+    deterministic: bool = True
+
+    def validate(self, path: str) -> None:
+        require(self.iterations >= 1, path, "iterations", "an integer >= 1", self.iterations)
+        require(self.batch_size >= 1, path, "batch_size", "an integer >= 1", self.batch_size)
+        require(self.lr > 0, path, "lr", "a number > 0", self.lr)
+        require(0 < self.lr_decay <= 1, path, "lr_decay", "a number in (0, 1]", self.lr_decay)
+        require(self.lr_step >= 1, path, "lr_step", "an integer >= 1", self.lr_step)
+        require(self.beta >= 0, path, "beta", "a number >= 0", self.beta)
+        require(self.crop >= 0, path, "crop", "an integer >= 0", self.crop)
+        require(self.checkpoint_every >= 1, path, "checkpoint_every", "an integer >= 1", self.checkpoint_every)
+        require(self.val_every >= 1, path, "val_every", "an integer >= 1", self.val_every)
+        require(self.val_patches >= 1, path, "val_patches", "an integer >= 1", self.val_patches)
+        require(self.num_workers >= 0, path, "num_workers", "an integer >= 0", self.num_workers)
