@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from fdr.config import ConfigError
 
-COMMANDS = ("degrade", "info", "restore", "compare")
+COMMANDS = ("degrade", "info", "restore", "compare", "profile")
 
 
 def _load(name: str):
@@ -17,7 +17,10 @@ def _load(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fdr", description=__doc__.split("\n")[0].strip("`"))
+    parser = argparse.ArgumentParser(
+        prog="python -m fdr",
+        description="fdr: FDR-Net (Li et al., ECCV 2020) for hybrid-distorted image restoration.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

@@ -1,0 +1,76 @@
+"""Typed config: every bad value fails at load with its key path."""
+import pytest
+import yaml
+
+from fdr import config
+from fdr.config import ConfigError
+from fdr.runs import resolve
+
+
+def test_defaults_are_the_papers():
+    cfg = config.from_dict({})
+    assert cfg.train.lr == 1e-4 and cfg.train.batch_size == 28
+    assert cfg.train.lr_decay == 0.8 and cfg.train.lr_step == 9000 and cfg.train.beta == 1e-5
+    assert cfg.model.channels == 32 and cfg.model.n_flayers == 3
+    assert cfg.crop.patch == 63 and cfg.synthesis.kernel_size == 21
+
+
+@pytest.mark.parametrize(
+    "raw, path",
+    [
+        ({"model": {"channels": 0}}, "model.channels"),
+        ({"model": {"channels": -1}}, "model.channels"),
+        ({"model": {"channels": 3.5}}, "model.channels"),
+        ({"model": {"name": "unet"}}, "model.name"),
+        ({"model": {"chanels": 32}}, "model.chanels"),
+        ({"data": {"source": "imagenet"}}, "data.source"),
+        ({"train": {"lr": "fast"}}, "train.lr"),
+        ({"train": {"use_amp": True}}, "train.use_amp"),
+        ({"synthesis": {"jpeg_quality": [10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100]}}, "synthesis.jpeg_quality"),
+        ({"synthesis": {"kernel_size": 20}}, "synthesis.kernel_size"),
+        ({"bogus": 1}, "bogus"),
+        ({"seed": -1}, "seed"),
+        ({"model": 5}, "model"),
+    ],
+)
+def test_bad_values_name_their_key(raw, path):
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(raw)
+    assert str(err.value).startswith(path + ":")
+
+
+def test_overrides_and_file(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"model": {"channels": 16}, "seed": 3}))
+    cfg = config.load(p, overrides={"model.channels": 48, "train.iterations": 10})
+    assert (cfg.model.channels, cfg.train.iterations, cfg.seed) == (48, 10, 3)
+    with pytest.raises(ConfigError, match="model.channels"):
+        config.load(p, overrides={"model.channels": -1})
+
+
+def test_missing_or_invalid_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        config.load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(bad)
+
+
+def test_committed_params_load():
+    cfg = config.load("params.yaml")
+    assert cfg.data.source in ("embedded", "div2k", "did-mdn", "gopro")
+
+
+def test_run_names_resolve():
+    cfg = config.from_dict({"ablations": {"iterations": 7}, "train": {"iterations": 9}})
+    assert resolve(cfg, "fdrnet")[2] == 9
+    name, mcfg, iters, seed = resolve(cfg, "ch48")
+    assert (name, mcfg.channels, iters, seed) == ("fdrnet", 48, 7, 0)
+    assert resolve(cfg, "seed2").seed == 2 and resolve(cfg, "seed2").iterations == 9
+    assert resolve(cfg, "fl5")[1].n_flayers == 5
+    assert resolve(cfg, "noaux")[1].use_aux is False
+    assert resolve(cfg, "nofdm")[1].use_fdm is False
+    assert resolve(cfg, "dncnn")[0] == "dncnn"
+    with pytest.raises(ConfigError, match="unknown run"):
+        resolve(cfg, "ch0")
