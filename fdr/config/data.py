@@ -11,6 +11,11 @@ from typing import Literal, Optional
 from .base import require
 
 Source = Literal["embedded", "div2k", "did-mdn", "gopro"]
+Level = Literal["mild", "moderate", "severe"]
+# DIV2K HR training images 0001-0800 from the data set's official host (size from protocol.md; SHA-256 is
+# recorded in data/raw/archives.json on first download, then pin it under data.div2k_train.sha256).
+DIV2K_TRAIN_URL = "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip"
+DIV2K_TRAIN_SIZE = 3_530_603_713
 
 
 @dataclass(frozen=True)
@@ -31,23 +36,42 @@ class ArchiveConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where images come from and how they are split (paper §4.1)."""
+    """Where images come from and how they are split (paper §4.1-4.2).
+
+    ``source`` feeds the hybrid-distortion sets (train, test_*). DID-HY and derain use DID-MDN's own
+    rain when ``did_mdn.url`` is set, deblur uses GoPro pairs when ``gopro.url`` is set; otherwise
+    they are synthesised from the source's images (see ``fdr/data/rain.py``).
+    """
 
     source: Source = "embedded"  # embedded = photos shipped with scikit-image/matplotlib (offline)
     root: str = "data"  # all data products live below this folder
-    skip_bad: bool = False  # corrupt/undecodable images: false = stop with an error naming the file; true = skip and count
-    max_pixels: int = 100_000_000  # decompression-bomb limit per image
+    skip_bad: bool = False  # corrupt/oversized images: false = stop with an error naming the file; true = skip and count
+    max_pixels: int = 100_000_000  # decompression-bomb limit per image (width x height)
     test_count: int = 2  # embedded: number of scenes held out for testing
-    div2k_train: ArchiveConfig = field(default_factory=ArchiveConfig)
-    div2k_valid: ArchiveConfig = field(default_factory=ArchiveConfig)
-    rl_restore_testsets: ArchiveConfig = field(default_factory=ArchiveConfig)
+    div2k_train: ArchiveConfig = field(default_factory=ArchiveConfig)  # url/size null = DIV2K_TRAIN_URL/_SIZE
+    div2k_train_images: int = 750  # DIV2K images 1..N train, the rest (N+1..800) test (paper: 750 / 50)
+    rl_restore_testsets: ArchiveConfig = field(default_factory=ArchiveConfig)  # released {mild,moderate,severe}_{in,gt}
     did_mdn: ArchiveConfig = field(default_factory=ArchiveConfig)
+    did_mdn_layout: Literal["rain|clean", "clean|rain"] = "rain|clean"  # halves of each side-by-side DID-MDN image
     gopro: ArchiveConfig = field(default_factory=ArchiveConfig)
+    gopro_blur: Literal["blur", "blur_gamma"] = "blur"  # which GoPro blurred frames pair with "sharp"
+    max_extract_bytes: int = 64 * 2**30  # refuse archives that unpack to more than this
+    download_retries: int = 3  # resumed attempts after a dropped connection
+    download_timeout: float = 60.0  # seconds without data before a connection counts as dropped
 
     def validate(self, path: str) -> None:
         require(self.max_pixels >= 1, path, "max_pixels", "an integer >= 1", self.max_pixels)
         require(self.test_count >= 1, path, "test_count", "an integer >= 1", self.test_count)
         require(bool(self.root), path, "root", "a non-empty folder name", self.root)
+        require(1 <= self.div2k_train_images < 800, path, "div2k_train_images", "an integer in [1, 799]",
+                self.div2k_train_images)
+        require(self.max_extract_bytes >= 1, path, "max_extract_bytes", "an integer >= 1", self.max_extract_bytes)
+        require(self.download_retries >= 0, path, "download_retries", "an integer >= 0", self.download_retries)
+        require(self.download_timeout > 0, path, "download_timeout", "a number > 0", self.download_timeout)
+        needed = {"did-mdn": "did_mdn", "gopro": "gopro"}.get(self.source)
+        if needed:
+            require(getattr(self, needed).url is not None, path, f"{needed}.url",
+                    f"a URL or local archive path when source is {self.source!r}", None)
 
 
 @dataclass(frozen=True)
@@ -58,13 +82,15 @@ class SynthConfig:
     noise_sigma_step: float = 5.0  # level i: sigma ~ U[step*(i-1), step*i] on the 0-255 scale -> [0, 50]
     jpeg_quality: list[int] = (100, 80, 60, 50, 40, 35, 30, 25, 20, 15, 10)  # q(1..11); level i draws between q(i) and q(i+1)
     kernel_size: int = 21  # Gaussian blur kernel size (replicate border)
-    train_level: Literal["mild", "moderate", "severe"] = "moderate"
-    test_levels: list[Literal["mild", "moderate", "severe"]] = ("mild", "moderate", "severe")
+    train_level: Level = "moderate"
+    test_levels: list[Level] = ("mild", "moderate", "severe")
     scales: list[float] = (1.0, 2.0 / 3.0, 1.0 / 3.0)  # cumulative bicubic downscales of each training image
+    test_scales: list[float] = (1.0, 2.0 / 3.0, 1.0 / 3.0)  # same for test images (the test generator is not public)
     base_scale: float = 1.0  # downscale applied to every source image first (the authors used down-sampled DIV2K)
     workers: int = 2  # process pool size; output does not depend on it
     didhy: bool = True  # also build DID-HY (rain + blur + noise + JPEG at didhy_size)
     didhy_size: int = 512
+    didhy_level: Level = "moderate"  # level range of DID-HY's blur/noise/JPEG triple (not stated in the paper)
     single: bool = True  # also build single-distortion tracks (deblur, derain)
 
     def validate(self, path: str) -> None:
@@ -75,7 +101,12 @@ class SynthConfig:
         require(all(1 <= v <= 100 for v in q) and all(a > b for a, b in zip(q, q[1:])),
                 path, "jpeg_quality", "strictly decreasing qualities in [1, 100]", q)
         require(self.kernel_size >= 1 and self.kernel_size % 2 == 1, path, "kernel_size", "an odd integer >= 1", self.kernel_size)
-        require(len(self.scales) >= 1 and all(0 < s <= 1 for s in self.scales), path, "scales", "scales in (0, 1]", self.scales)
+        for key in ("scales", "test_scales"):
+            v = getattr(self, key)
+            require(len(v) >= 1 and all(0 < s <= 1 for s in v) and all(a > b for a, b in zip(v, v[1:])),
+                    path, key, "a decreasing list of scales in (0, 1]", v)
+        require(len(set(self.test_levels)) == len(self.test_levels) and len(self.test_levels) >= 1,
+                path, "test_levels", "distinct levels", self.test_levels)
         require(0 < self.base_scale <= 1, path, "base_scale", "a number in (0, 1]", self.base_scale)
         require(self.workers >= 1, path, "workers", "an integer >= 1", self.workers)
         require(self.didhy_size >= 16, path, "didhy_size", "an integer >= 16", self.didhy_size)

@@ -1,0 +1,111 @@
+"""``PatchDataset``: the crop stage's uint8 ``.npy`` patch arrays as a torch Dataset.
+
+Each item is read on its own with a positioned read (``os.pread``) at ``header + i * P*P*3`` of the
+memory-mappable ``.npy`` files, so the set is never held in RAM, let alone as float: the paper-scale set
+(249,344 pairs of 63 x 63 x 3 = 5.9 GB as uint8) trains with a resident set of a few patches plus the batch.
+(Reading through ``numpy.memmap`` would work too, but every touched page of a mapping counts towards the
+process's RSS, which then grows towards the file size over an epoch.) Files are opened lazily in each process
+that reads (DataLoader workers included). Where ``os.pread`` does not exist, a read-only memmap is used.
+:meth:`arrays` returns the memmaps for bulk readers (evaluation).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def npy_layout(path: Path) -> tuple[tuple, np.dtype, int]:
+    """``(shape, dtype, data offset)`` of a C-ordered ``.npy`` file."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = reader(f)
+        offset = f.tell()
+    if fortran:
+        raise ValueError(f"{path}: expected a C-ordered array")
+    return shape, dtype, offset
+
+
+class PatchDataset(Dataset):
+    """``(input, target)`` uint8 tensors 3 x P x P from ``folder/{input,target}.npy`` (N x P x P x 3, NHWC).
+
+    ``crop > 0``: a random ``crop`` x ``crop`` window, the same for input and target, drawn from
+    ``default_rng((seed, epoch, i))`` so it is reproducible and independent of worker assignment; advance the
+    epoch with :meth:`set_epoch`. The trainer converts with ``x.float().div_(255)``.
+    """
+
+    def __init__(self, folder, crop: int = 0, seed: int = 0):
+        self.folder = Path(folder)
+        layouts = []
+        for name in ("input.npy", "target.npy"):
+            path = self.folder / name
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: missing; run the crop stage first")
+            layouts.append(npy_layout(path))
+        (shape, dtype, self._offset_in), (shape_t, dtype_t, self._offset_tg) = layouts
+        if shape != shape_t or dtype != dtype_t:
+            raise ValueError(f"{self.folder}: input.npy {dtype} {shape} and target.npy {dtype_t} {shape_t} differ")
+        if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or dtype != np.uint8:
+            raise ValueError(f"{self.folder}/input.npy: expected uint8 N x P x P x 3, got {dtype} {shape}")
+        self.n, self.patch = shape[0], shape[1]
+        self._item_bytes = self.patch * self.patch * 3
+        if crop < 0 or crop > self.patch:
+            raise ValueError(f"crop: expected 0..{self.patch} (patch size), got {crop}")
+        self.crop, self.seed, self.epoch = crop, seed, 0
+        self._fds = None
+        self._maps = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read-only memmaps ``(input, target)``, N x P x P x 3."""
+        if self._maps is None:
+            self._maps = tuple(np.load(self.folder / n, mmap_mode="r") for n in ("input.npy", "target.npy"))
+        return self._maps
+
+    def __getstate__(self):  # each process opens its own descriptors / maps
+        state = dict(self.__dict__)
+        state["_fds"] = state["_maps"] = None
+        return state
+
+    def __del__(self):
+        for fd in getattr(self, "_fds", None) or ():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _read(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if not hasattr(os, "pread"):
+            inp, tgt = self.arrays()
+            return np.array(inp[i]), np.array(tgt[i])
+        if self._fds is None:
+            self._fds = tuple(os.open(self.folder / n, os.O_RDONLY) for n in ("input.npy", "target.npy"))
+        out = []
+        for fd, offset in zip(self._fds, (self._offset_in, self._offset_tg)):
+            buf = os.pread(fd, self._item_bytes, offset + i * self._item_bytes)
+            if len(buf) != self._item_bytes:
+                raise ValueError(f"{self.folder}: patch {i} is truncated (file shorter than its header says)")
+            out.append(np.frombuffer(buf, dtype=np.uint8).reshape(self.patch, self.patch, 3))
+        return out[0], out[1]
+
+    def __getitem__(self, i: int):
+        if not -self.n <= i < self.n:
+            raise IndexError(f"patch index {i} out of range for {self.n} patches")
+        i = int(i) % self.n
+        a, b = self._read(i)
+        if self.crop:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            y, x = rng.integers(0, self.patch - self.crop + 1, size=2)
+            a = a[y:y + self.crop, x:x + self.crop]
+            b = b[y:y + self.crop, x:x + self.crop]
+        return (torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))),
+                torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1))))

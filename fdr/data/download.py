@@ -1,0 +1,145 @@
+"""HTTP(S) download with resume, progress bar, size + SHA-256 verification and atomic rename.
+
+``fetch(url, dest, size, sha256)``:
+
+- an existing ``dest`` whose size/hash match is reused (no request);
+- bytes go to ``dest.part``; an existing ``.part`` is resumed with ``Range: bytes=N-`` (a server that answers
+  200 instead of 206 restarts from zero);
+- a dropped connection (fewer bytes than announced, timeout, reset) is retried ``retries`` times, each
+  resuming where it stopped; after that the error says how far it got and the ``.part`` stays for a rerun;
+- on a size or SHA-256 mismatch the partial file is removed and the error says expected vs got;
+- success: ``os.replace(dest.part, dest)``, so ``dest`` only ever holds a complete, verified file.
+
+A ``url`` without a scheme (or ``file://``) is a local archive the user placed: it is verified, not copied.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from .imageio import sha256_file
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A download or archive check failed; the message names the URL/file and what was expected."""
+
+
+def is_local(url: str) -> bool:
+    scheme = urllib.parse.urlparse(url).scheme.lower()
+    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+
+
+def local_path(url: str) -> Path:
+    parsed = urllib.parse.urlparse(url)
+    return Path(urllib.parse.unquote(parsed.path)) if parsed.scheme.lower() == "file" else Path(url).expanduser()
+
+
+def _check(path: Path, size: Optional[int], sha256: Optional[str], what: str) -> str:
+    got_size = path.stat().st_size
+    if size is not None and got_size != size:
+        raise DownloadError(f"{what}: size mismatch: expected {size} bytes, got {got_size}")
+    digest = sha256_file(path)
+    if sha256 is not None and digest != sha256.lower():
+        raise DownloadError(f"{what}: SHA-256 mismatch: expected {sha256.lower()}, got {digest}")
+    return digest
+
+
+def verify_local(url: str, size: Optional[int], sha256: Optional[str]) -> tuple[Path, str]:
+    """A user-placed archive: must exist and match size/hash when given. Returns ``(path, sha256)``."""
+    path = local_path(url)
+    if not path.is_file():
+        raise DownloadError(f"{path}: archive not found (expected a file placed there, or an http(s) URL)")
+    return path, _check(path, size, sha256, str(path))
+
+
+def _hash_prefix(path: Path) -> "hashlib._Hash":
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h
+
+
+def _attempt(url: str, part: Path, size: Optional[int], timeout: float, progress: bool, desc: str) -> None:
+    """One request: append to ``part`` from its current length. Raises on HTTP errors and short reads."""
+    have = part.stat().st_size if part.exists() else 0
+    if size is not None and have > size:
+        part.unlink()
+        have = 0
+    headers = {"User-Agent": "fdr-data/1.0"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # range not satisfiable: the part is already complete
+            return
+        raise DownloadError(f"GET {url}: HTTP {exc.code} {exc.reason}") from exc
+    with resp:
+        status = resp.status
+        if have and status != 206:  # server ignored Range: start again
+            have = 0
+        total = resp.headers.get("Content-Length")
+        expected = have + int(total) if total is not None else size
+        mode = "ab" if have else "wb"
+        got = have
+        with open(part, mode) as f, tqdm(total=expected, initial=have, unit="B", unit_scale=True,
+                                         desc=desc, disable=not progress, leave=False) as bar:
+            while True:
+                block = resp.read(CHUNK)
+                if not block:
+                    break
+                f.write(block)
+                got += len(block)
+                bar.update(len(block))
+        if expected is not None and got < expected:
+            raise http.client.IncompleteRead(b"", expected - got)
+
+
+def fetch(url: str, dest, size: Optional[int] = None, sha256: Optional[str] = None, retries: int = 3,
+          timeout: float = 60.0, progress: bool = True) -> tuple[Path, str]:
+    """Download ``url`` to ``dest`` (see module docstring). Returns ``(path, sha256)``."""
+    if is_local(url):
+        return verify_local(url, size, sha256)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        try:
+            return dest, _check(dest, size, sha256, str(dest))
+        except DownloadError:
+            dest.unlink()
+    part = dest.with_name(dest.name + ".part")
+    last: Exception | None = None
+    for _ in range(retries + 1):
+        try:
+            _attempt(url, part, size, timeout, progress, dest.name)
+            last = None
+            break
+        except (http.client.IncompleteRead, ConnectionError, socket.timeout, TimeoutError,
+                urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            last = exc
+    if last is not None:
+        have = part.stat().st_size if part.exists() else 0
+        raise DownloadError(
+            f"GET {url}: connection failed after {retries + 1} attempts ({type(last).__name__}: {last}); "
+            f"{have} of {size if size is not None else '?'} bytes kept in {part}, rerun to resume"
+        ) from last
+    try:
+        digest = _check(part, size, sha256, f"GET {url}")
+    except DownloadError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    return dest, digest

@@ -1,0 +1,128 @@
+"""Safe extraction of zip / tar archives (no zip-slip, no links, bounded size, all-or-nothing).
+
+Every member is checked before anything is written: names must be relative, without ``..`` components,
+drive letters or backslash tricks; only regular files and folders are allowed (symlinks, hard links, devices
+and FIFOs are refused); the declared total size must not exceed ``max_bytes``. While writing, the bytes
+actually produced are counted too (a zip can lie about sizes). Extraction goes to a temporary sibling folder
+that is renamed to ``dest`` only when complete, so a folder named ``dest`` is always a full extraction.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .download import DownloadError
+
+COPY_CHUNK = 1 << 20
+
+
+class UnsafeArchive(DownloadError):
+    """The archive contains a member that would escape the target or is not a plain file/folder."""
+
+
+def _safe_name(archive: Path, name: str) -> PurePosixPath:
+    norm = name.replace("\\", "/")
+    p = PurePosixPath(norm)
+    if not norm or norm.startswith("/") or (len(norm) > 1 and norm[1] == ":") or p.is_absolute():
+        raise UnsafeArchive(f"{archive}: member {name!r} has an absolute path")
+    if any(part == ".." for part in p.parts):
+        raise UnsafeArchive(f"{archive}: member {name!r} escapes the target folder ('..')")
+    return PurePosixPath(*[part for part in p.parts if part not in ("", ".")])
+
+
+def _copy_limited(src, dst_path: Path, budget: list, archive: Path, name: str, max_bytes: int) -> None:
+    with open(dst_path, "wb") as out:
+        while True:
+            block = src.read(COPY_CHUNK)
+            if not block:
+                break
+            budget[0] += len(block)
+            if budget[0] > max_bytes:
+                raise UnsafeArchive(f"{archive}: unpacks to more than {max_bytes} bytes (at member {name!r})")
+            out.write(block)
+
+
+def _extract_zip(archive: Path, tmp: Path, max_bytes: int) -> int:
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        plan = []
+        declared = 0
+        for info in infos:
+            rel = _safe_name(archive, info.filename)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise UnsafeArchive(f"{archive}: member {info.filename!r} is a symbolic link")
+            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # type bits are optional
+                raise UnsafeArchive(f"{archive}: member {info.filename!r} is not a regular file or folder")
+            declared += info.file_size
+            if declared > max_bytes:
+                raise UnsafeArchive(f"{archive}: declares more than {max_bytes} bytes of content")
+            plan.append((info, rel))
+        budget = [0]
+        count = 0
+        for info, rel in plan:
+            target = tmp.joinpath(*rel.parts) if rel.parts else tmp
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src:
+                _copy_limited(src, target, budget, archive, info.filename, max_bytes)
+            count += 1
+        return count
+
+
+def _extract_tar(archive: Path, tmp: Path, max_bytes: int) -> int:
+    with tarfile.open(archive) as tf:
+        members = tf.getmembers()
+        declared = 0
+        for m in members:
+            _safe_name(archive, m.name)
+            if m.issym() or m.islnk():
+                raise UnsafeArchive(f"{archive}: member {m.name!r} is a link")
+            if not (m.isfile() or m.isdir()):
+                raise UnsafeArchive(f"{archive}: member {m.name!r} is not a regular file or folder")
+            declared += m.size
+            if declared > max_bytes:
+                raise UnsafeArchive(f"{archive}: declares more than {max_bytes} bytes of content")
+        budget = [0]
+        count = 0
+        for m in members:
+            rel = _safe_name(archive, m.name)
+            target = tmp.joinpath(*rel.parts) if rel.parts else tmp
+            if m.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(m)
+            with src:
+                _copy_limited(src, target, budget, archive, m.name, max_bytes)
+            count += 1
+        return count
+
+
+def safe_extract(archive, dest, max_bytes: int) -> int:
+    """Extract ``archive`` (zip or tar, any compression tarfile reads) into ``dest``; returns the file count.
+    ``dest`` is replaced only after a complete extraction."""
+    archive, dest = Path(archive), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
+    try:
+        if zipfile.is_zipfile(archive):
+            count = _extract_zip(archive, tmp, max_bytes)
+        elif tarfile.is_tarfile(archive):
+            count = _extract_tar(archive, tmp, max_bytes)
+        else:
+            raise DownloadError(f"{archive}: not a zip or tar archive")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+        return count
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,23 @@
+"""Names and small readers shared by the synthesize and crop stages (no heavy imports)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+# Set name -> key used in every seed of that set: SeedSequence(seed, spawn_key=(stage, key, ...)).
+SET_KEYS = {"train": 0, "test_mild": 1, "test_moderate": 2, "test_severe": 3, "didhy_train": 4, "didhy_test": 5,
+            "deblur_train": 6, "deblur_test": 7, "derain_train": 8, "derain_test": 9}
+
+
+def parse_box(text) -> tuple:
+    """``"x0 y0 x1 y1"`` -> tuple of ints; empty / NaN -> ``()``."""
+    return tuple(int(v) for v in text.split()) if isinstance(text, str) and text.strip() else ()
+
+
+def read_manifest(set_dir: Path) -> pd.DataFrame:
+    """A synthesized set's ``manifest.csv`` (empty cells -> NaN)."""
+    path = Path(set_dir) / "manifest.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the synthesize stage first")
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])

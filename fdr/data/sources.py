@@ -1,0 +1,275 @@
+"""Image sources and the ``download`` stage: ``data/raw/manifest.csv`` plus the images it lists.
+
+- ``embedded`` (offline default): the colour photos shipped with scikit-image and matplotlib, copied as PNG to
+  ``raw/images/``. Split by scene (the two stereo motorcycle views are one scene; ``chelsea`` is the same array
+  as ``cat`` and is listed once): the first ``data.test_count`` scenes of ``TEST_PREFERENCE`` are held out.
+  The preference starts with natural PNG photos (``coffee``, ``chelsea``) so that the test targets carry no
+  JPEG artefacts of their own and are not scientific images; the scientific ones come last.
+- ``div2k``: DIV2K HR train archive (official host by default); images 1..``div2k_train_images`` train, the rest
+  of 0001-0800 test (paper §4.1: 750 / 50).
+- ``did-mdn`` / ``gopro``: archives the user gives (URL or local path). DID-MDN images are side-by-side pairs
+  (``data.did_mdn_layout``); GoPro pairs ``<seq>/<gopro_blur>/x.png`` with ``<seq>/sharp/x.png``. The split
+  comes from a ``train`` / ``test`` folder in the path.
+- ``rl_restore_testsets`` (optional): the released ``{mild,moderate,severe}_{in,gt}`` test patches.
+
+Manifest columns: ``name, split, path, sha256, width, height`` (the contract) and ``dataset, kind, target,
+layout, level, scene, status, source_sha256``. Paths are relative to ``data.root``. ``status`` is ``ok`` or
+the reason an image is skipped (``grayscale``, ``corrupt``, ``too_large``); corrupt / too-large images stop the
+stage with an error naming the file unless ``data.skip_bad`` is true.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import pandas as pd
+
+from fdr.config import Config
+from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
+
+from .download import fetch
+from .extract import safe_extract
+from .imageio import BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
+
+RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", "kind", "target", "layout",
+               "level", "scene", "status", "source_sha256"]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class EmbeddedImage:
+    name: str
+    scene: str
+    package: str  # "scikit-image" or "matplotlib"
+    file: str
+    natural: bool  # photograph of an everyday scene (vs scientific imaging)
+
+
+EMBEDDED = (
+    EmbeddedImage("astronaut", "astronaut", "scikit-image", "astronaut.png", True),
+    EmbeddedImage("chelsea", "chelsea", "scikit-image", "chelsea.png", True),
+    EmbeddedImage("coffee", "coffee", "scikit-image", "coffee.png", True),
+    EmbeddedImage("rocket", "rocket", "scikit-image", "rocket.jpg", True),
+    EmbeddedImage("motorcycle_left", "motorcycle", "scikit-image", "motorcycle_left.png", True),
+    EmbeddedImage("motorcycle_right", "motorcycle", "scikit-image", "motorcycle_right.png", True),
+    EmbeddedImage("grace_hopper", "grace_hopper", "matplotlib", "grace_hopper.jpg", True),
+    EmbeddedImage("hubble_deep_field", "hubble_deep_field", "scikit-image", "hubble_deep_field.jpg", False),
+    EmbeddedImage("immunohistochemistry", "immunohistochemistry", "scikit-image", "ihc.png", False),
+    EmbeddedImage("retina", "retina", "scikit-image", "retina.jpg", False),
+)
+TEST_PREFERENCE = ("coffee", "chelsea", "astronaut", "rocket", "motorcycle", "grace_hopper",
+                   "hubble_deep_field", "immunohistochemistry", "retina")
+
+
+def embedded_file(img: EmbeddedImage) -> Path:
+    if img.package == "matplotlib":
+        import matplotlib
+
+        return Path(matplotlib.get_data_path()) / "sample_data" / img.file
+    import skimage.data
+
+    return Path(skimage.data.data_dir) / img.file
+
+
+def embedded_split(test_count: int) -> dict[str, str]:
+    """Scene -> ``train`` / ``test``; the first ``test_count`` scenes of ``TEST_PREFERENCE`` are test."""
+    scenes = list(dict.fromkeys(i.scene for i in EMBEDDED))
+    if not 1 <= test_count < len(scenes):
+        raise ValueError(f"data.test_count: expected 1..{len(scenes) - 1} for the embedded source "
+                         f"({len(scenes)} scenes, at least one must train), got {test_count}")
+    test = set(TEST_PREFERENCE[:test_count])
+    return {s: ("test" if s in test else "train") for s in scenes}
+
+
+def _row(**kw) -> dict:
+    row = {c: "" for c in RAW_COLUMNS}
+    row.update(kw)
+    return row
+
+
+# ------------------------------------------------------------------------------------------- listings
+def _images_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def _split_from_path(rel: Path) -> Optional[str]:
+    parts = [p.lower() for p in rel.parts[:-1]]
+    if any("test" in p for p in parts):
+        return "test"
+    if any("train" in p for p in parts):
+        return "train"
+    return None
+
+
+def list_div2k(folder: Path, train_images: int) -> list[dict]:
+    rows = []
+    for p in _images_under(folder):
+        if not re.fullmatch(r"\d{4}", p.stem) or not 1 <= int(p.stem) <= 800:
+            continue
+        idx = int(p.stem)
+        rows.append(_row(name=f"div2k/{p.stem}", split="train" if idx <= train_images else "test", path=p,
+                         dataset="div2k", kind="clean", scene=p.stem))
+    return rows
+
+
+def list_did_mdn(folder: Path, layout: str) -> list[dict]:
+    rows = []
+    for p in _images_under(folder):
+        rel = p.relative_to(folder)
+        split = _split_from_path(rel)
+        if split is None:
+            continue
+        name = "did-mdn/" + rel.with_suffix("").as_posix()
+        rows.append(_row(name=name, split=split, path=p, dataset="did-mdn", kind="rain_pair", target=p,
+                         layout=layout, scene=name))
+    return rows
+
+
+def list_gopro(folder: Path, blur_dir: str) -> list[dict]:
+    rows = []
+    for p in _images_under(folder):
+        if p.parent.name != blur_dir:
+            continue
+        sharp = p.parent.parent / "sharp" / p.name
+        rel = p.relative_to(folder)
+        split = _split_from_path(rel)
+        if split is None or not sharp.is_file():
+            continue
+        seq = p.parent.parent.name
+        rows.append(_row(name=f"gopro/{seq}/{p.stem}", split=split, path=p, dataset="gopro", kind="blur_pair",
+                         target=sharp, scene=f"gopro/{seq}"))
+    return rows
+
+
+def list_rl_restore(folder: Path) -> list[dict]:
+    rows = []
+    for level in ("mild", "moderate", "severe"):
+        ins = [d for d in folder.rglob(f"{level}_in") if d.is_dir()]
+        for d in ins:
+            gt_dir = d.parent / f"{level}_gt"
+            gts = {re.sub(r"_gt$", "", p.stem): p for p in _images_under(gt_dir)} if gt_dir.is_dir() else {}
+            for p in _images_under(d):
+                key = re.sub(r"_in$", "", p.stem)
+                if key in gts:
+                    rows.append(_row(name=f"rl-restore/{level}/{key}", split="test", path=p, dataset="rl-restore",
+                                     kind="released", target=gts[key], level=level, scene=f"rl-restore/{key}"))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- stage
+def _archive_name(url: str, fallback: str) -> str:
+    name = Path(url.split("?")[0].rstrip("/")).name
+    return name or fallback
+
+
+def _fetch_extract(key: str, arch: ArchiveConfig, cfg: Config, downloads: Path, dest: Path, log, progress) -> dict:
+    url = arch.url
+    path, digest = fetch(url, downloads / _archive_name(url, key), size=arch.size, sha256=arch.sha256,
+                         retries=cfg.data.download_retries, timeout=cfg.data.download_timeout, progress=progress)
+    if arch.sha256 is None:
+        log(f"{key}: SHA-256 {digest} recorded; pin it as data.{key}.sha256 in params.yaml")
+    n = safe_extract(path, dest, cfg.data.max_extract_bytes)
+    log(f"{key}: {n} files extracted from {path.name}")
+    return {"key": key, "url": url, "archive": str(path), "size": path.stat().st_size, "sha256": digest, "files": n}
+
+
+def _check_row(row: dict, max_pixels: int, skip_bad: bool) -> dict:
+    """Header-level validation; fills width/height/status/sha256."""
+    paths = [Path(row["path"])] + ([Path(row["target"])] if row["target"] and row["target"] != row["path"] else [])
+    try:
+        w, h, _ = probe(paths[0], max_pixels)
+        for extra in paths[1:]:
+            probe(extra, max_pixels)
+        row["status"] = "ok"
+    except GrayscaleImage:
+        row["status"], w, h = "grayscale", 0, 0
+    except BadImage as exc:
+        if not skip_bad:
+            raise
+        row["status"], w, h = exc.reason, 0, 0
+    if row["layout"]:
+        w //= 2
+    row["width"], row["height"] = w, h
+    row["sha256"] = sha256_file(paths[0])
+    return row
+
+
+def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Path] = None,
+                progress: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Build ``<root>/raw`` (atomically) for ``cfg.data`` and return its manifest."""
+    d = cfg.data
+    root = Path(root if root is not None else d.root)
+    downloads = Path(downloads if downloads is not None else root / "downloads")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".raw.partial-"))
+    final = root / "raw"
+    try:
+        rows: list[dict] = []
+        archives: list[dict] = []
+        if d.source == "embedded":
+            split = embedded_split(d.test_count)
+            for img in EMBEDDED:
+                src = embedded_file(img)
+                arr = read_rgb(src, d.max_pixels)
+                dst = tmp / "images" / f"{img.name}.png"
+                write_png(dst, arr, compress_level=6)
+                rows.append(_row(name=f"embedded/{img.name}", split=split[img.scene], path=dst,
+                                 sha256=sha256_file(dst), width=arr.shape[1], height=arr.shape[0],
+                                 dataset="embedded", kind="clean", scene=img.scene, status="ok",
+                                 source_sha256=sha256_file(src)))
+        jobs = []
+        if d.source == "div2k":
+            arch = ArchiveConfig(url=d.div2k_train.url or DIV2K_TRAIN_URL,
+                                 size=d.div2k_train.size if d.div2k_train.url else (d.div2k_train.size or DIV2K_TRAIN_SIZE),
+                                 sha256=d.div2k_train.sha256)
+            jobs.append(("div2k_train", arch, "div2k", lambda f: list_div2k(f, d.div2k_train_images)))
+        if d.did_mdn.url is not None:
+            jobs.append(("did_mdn", d.did_mdn, "did-mdn", lambda f: list_did_mdn(f, d.did_mdn_layout)))
+        if d.gopro.url is not None:
+            jobs.append(("gopro", d.gopro, "gopro", lambda f: list_gopro(f, d.gopro_blur)))
+        if d.rl_restore_testsets.url is not None:
+            jobs.append(("rl_restore_testsets", d.rl_restore_testsets, "rl-restore", list_rl_restore))
+        for key, arch, folder, lister in jobs:
+            archives.append(_fetch_extract(key, arch, cfg, downloads, tmp / folder, log, progress))
+            listed = lister(tmp / folder)
+            if not listed:
+                raise ValueError(f"data.{key}: archive {archives[-1]['archive']} contains no images in the "
+                                 f"expected layout (see fdr/data/sources.py)")
+            rows.extend(_check_row(r, d.max_pixels, d.skip_bad) for r in listed)
+        for r in rows:  # paths relative to data.root, as they will be after the rename
+            for col in ("path", "target"):
+                if r[col]:
+                    r[col] = (Path("raw") / Path(r[col]).relative_to(tmp)).as_posix()
+        df = pd.DataFrame(rows, columns=RAW_COLUMNS)
+        df.to_csv(tmp / "manifest.csv", index=False)
+        (tmp / "archives.json").write_text(json.dumps(archives, indent=2) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    counts = df.groupby(["dataset", "split", "status"]).size().to_dict() if len(df) else {}
+    for (ds, sp, st), n in sorted(counts.items()):
+        log(f"raw: {ds:10s} {sp:5s} {st:10s} {n}")
+    return df
+
+
+def read_raw_manifest(root: Path) -> pd.DataFrame:
+    path = Path(root) / "raw" / "manifest.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run the download stage first")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in RAW_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}")
+    for c in ("width", "height"):
+        df[c] = df[c].astype(int)
+    return df

@@ -1,0 +1,383 @@
+"""The ``synthesize`` stage: distorted / clean image pairs and a manifest of every drawn value.
+
+Sets (``data/synth/<set>/``):
+
+- ``train``: training images at ``synthesis.train_level`` (paper: moderate only), every scale of
+  ``synthesis.scales`` (x1, x2/3, x1/3, cumulative bicubic as ``imresize``), one level triple per image and scale;
+- ``test_<level>`` for each of ``synthesis.test_levels`` on the test images (``synthesis.test_scales``), or the
+  released RL-Restore test patches when ``data.rl_restore_testsets`` is given;
+- with ``synthesis.didhy``: ``didhy_train`` / ``didhy_test``: rain + blur + noise + JPEG at ``didhy_size`` (§4.1),
+  rain from DID-MDN when ``data.did_mdn`` is given, else from ``fdr.data.rain``'s streak model;
+- with ``synthesis.single``: ``deblur_*`` (GoPro pairs, or synthetic motion blur) and ``derain_*`` (DID-MDN pairs,
+  or synthetic rain) (§4.2).
+
+The hybrid sets take every image through ``synthesis.base_scale`` first (the authors used down-sampled DIV2K).
+DID-HY and the synthetic single-distortion tracks work on a square "scene" view instead: short side resized to
+``didhy_size``, centre crop.
+
+Determinism: sample ``i`` of set ``s`` draws from ``default_rng(SeedSequence(seed, spawn_key=(1, key(s), i)))``
+(recorded in the manifest as ``spawn_key``), so the output does not depend on ``synthesis.workers``. Labels are
+stored as 8-bit PNG (round half up); the generator keeps reduced-scale labels in double precision - a choice
+forced by the uint8 patch format, worth at most 0.5/255 per value.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+import multiprocessing
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from fdr.config import Config
+
+from . import degrade, rain
+from .imageio import BadImage, read_rgb, write_png
+from .layout import SET_KEYS
+from .sources import read_raw_manifest
+
+STAGE_KEY = 1  # first element of every synthesis spawn key (crop uses 2)
+MANIFEST_COLUMNS = [
+    "set", "sample", "index", "source", "scene", "split", "track", "scale_index", "scale", "height", "width",
+    "level", "k", "m", "n", "severity", "blur_sigma", "noise_sigma", "jpeg_quality", "jpeg_quality_drawn",
+    "rain_class", "rain_density", "rain_length", "rain_angle", "rain_alpha", "rain_width",
+    "motion_length", "motion_angle", "seed", "spawn_key", "input", "target", "input_box", "target_box",
+]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An image on disk (relative to data.root), optionally a box ``(x0, y0, x1, y1)`` of it."""
+
+    path: str
+    box: tuple = ()
+
+    def box_str(self) -> str:
+        return " ".join(str(v) for v in self.box)
+
+
+@dataclass(frozen=True)
+class Task:
+    set: str
+    index: int
+    track: str  # hybrid | didhy | deblur | derain | released
+    source: str
+    scene: str
+    split: str
+    clean: Ref
+    degraded: Optional[Ref] = None  # paired data: the data set's own distorted image
+    level: str = ""
+    scales: tuple = (1.0,)
+    passthrough: bool = False  # paired data used as is (no pixels written)
+    size: tuple = field(default=(0, 0))  # (width, height) from the raw manifest
+
+
+# --------------------------------------------------------------------------------------------- images
+def box_of(layout: str, width: int, height: int, half: str) -> tuple:
+    """Box of the ``rain`` or ``clean`` half of a side-by-side image of half-width ``width``."""
+    left = layout.split("|")[0] == half
+    return (0, 0, width, height) if left else (width, 0, 2 * width, height)
+
+
+def load(root: Path, ref: Ref, max_pixels: int) -> np.ndarray:
+    arr = read_rgb(root / ref.path, max_pixels)
+    if ref.box:
+        x0, y0, x1, y1 = ref.box
+        arr = np.ascontiguousarray(arr[y0:y1, x0:x1])
+    return arr
+
+
+def resize_planar(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic resize of float32 planes with Pillow (a = -0.5 kernel widened when shrinking, like ``imresize``)."""
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(p)).resize((width, height), Image.BICUBIC))
+                     for p in x]).astype(np.float32, copy=False)
+
+
+def scaled(x: np.ndarray, factor: float) -> np.ndarray:
+    """``imresize(x, factor, 'bicubic')``: output size ceil(factor * size)."""
+    if factor == 1.0:
+        return x
+    h, w = x.shape[1:]
+    return resize_planar(x, max(1, math.ceil(factor * h - 1e-9)), max(1, math.ceil(factor * w - 1e-9)))
+
+
+def scene_view(x: np.ndarray, size: int) -> np.ndarray:
+    """Short side resized to ``size`` (bicubic), centre crop ``size`` x ``size``."""
+    h, w = x.shape[1:]
+    if (h, w) != (size, size):
+        f = size / min(h, w)
+        nh, nw = max(size, round(h * f)), max(size, round(w * f))
+        x = resize_planar(x, nh, nw)
+        y0, x0 = (nh - size) // 2, (nw - size) // 2
+        x = np.ascontiguousarray(x[:, y0:y0 + size, x0:x0 + size])
+    return x
+
+
+def planar01(u8: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(u8.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
+
+
+def to_u8(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(degrade.quantize(x).transpose(1, 2, 0))
+
+
+# ----------------------------------------------------------------------------------------------- tasks
+def _spawn_key(set_name: str, index: int) -> tuple:
+    return (STAGE_KEY, SET_KEYS[set_name], index)
+
+
+def _row(task: Task, cfg: Config, sample: str, **kw) -> dict:
+    row = {c: "" for c in MANIFEST_COLUMNS}
+    row.update({"set": task.set, "sample": sample, "index": task.index, "source": task.source, "scene": task.scene,
+                "split": task.split, "track": task.track, "seed": cfg.seed,
+                "spawn_key": "-".join(map(str, _spawn_key(task.set, task.index)))})
+    row.update(kw)
+    return row
+
+
+def _params_record(p: degrade.DistortionParams, level: str) -> dict:
+    k, m, n = p.triple
+    return {"level": level, "k": k, "m": m, "n": n, "severity": degrade.severity(p.triple),
+            "blur_sigma": p.blur_sigma, "noise_sigma": p.noise_sigma, "jpeg_quality": p.jpeg_quality,
+            "jpeg_quality_drawn": p.jpeg_quality_drawn}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name.split("/", 1)[-1])[:60]
+
+
+def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
+    """Synthesise one source image (all its scales); returns ``{"rows": [...]}`` or ``{"skip": ...}``.
+    ``out`` is the folder being built (renamed to ``root/synth`` at the end)."""
+    syn, patch = cfg.synthesis, cfg.crop.patch
+    w, h = task.size
+    if task.passthrough:
+        if min(w, h) < patch:
+            return {"skip": (task.set, task.source, "too_small", f"{w}x{h} smaller than crop.patch={patch}")}
+        row = _row(task, cfg, f"{task.index:05d}-{_safe(task.source)}", scale_index=0, scale=1.0, height=h,
+                   width=w, level=task.level, input=task.degraded.path, target=task.clean.path,
+                   input_box=task.degraded.box_str(), target_box=task.clean.box_str())
+        return {"rows": [row]}
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=_spawn_key(task.set, task.index)))
+    try:
+        clean = planar01(load(root, task.clean, cfg.data.max_pixels))
+        degraded = planar01(load(root, task.degraded, cfg.data.max_pixels)) if task.degraded else None
+    except BadImage as exc:
+        return {"bad": (task.set, task.source, exc.reason, str(exc))}
+    if task.track == "hybrid":  # the other tracks work on a didhy_size scene view instead
+        clean = scaled(clean, syn.base_scale)
+        if min(clean.shape[1:]) < patch:
+            hh, ww = clean.shape[1:]
+            return {"skip": (task.set, task.source, "too_small",
+                             f"{ww}x{hh} after base_scale={syn.base_scale} is smaller than crop.patch={patch}")}
+    elif syn.didhy_size < patch:
+        return {"skip": (task.set, task.source, "too_small",
+                         f"synthesis.didhy_size={syn.didhy_size} is smaller than crop.patch={patch}")}
+    base = f"{task.index:05d}-{_safe(task.source)}"
+    folder = out / task.set
+    rel = Path("synth") / task.set
+    rows = []
+
+    def emit(sample: str, inp_u8: np.ndarray, gt_u8: np.ndarray, **kw) -> None:
+        write_png(folder / f"{sample}_in.png", inp_u8)
+        write_png(folder / f"{sample}_gt.png", gt_u8)
+        rows.append(_row(task, cfg, sample, height=gt_u8.shape[0], width=gt_u8.shape[1],
+                         input=(rel / f"{sample}_in.png").as_posix(), target=(rel / f"{sample}_gt.png").as_posix(),
+                         **kw))
+
+    if task.track == "hybrid":
+        cur, prev = clean, 1.0
+        for k, s in enumerate(task.scales):
+            cur, prev = scaled(cur, s / prev), s
+            if min(cur.shape[1:]) < patch:
+                continue  # this scale yields no patch (the generator's loop produces none either)
+            p = degrade.draw_params(task.level, rng, syn)
+            emit(f"{base}-s{k}", degrade.distort_planar(cur, p, rng, syn), to_u8(cur), scale_index=k, scale=s,
+                 **_params_record(p, task.level))
+        return {"rows": rows}
+    gt = scene_view(clean, syn.didhy_size)
+    src = scene_view(degraded, syn.didhy_size) if degraded is not None else gt
+    extra = {}
+    if task.track in ("didhy", "derain") and degraded is None:
+        rp = rain.draw_rain(rng)
+        src = rain.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
+        extra.update(rp.record())
+    if task.track == "deblur" and degraded is None:
+        mp = rain.draw_motion(rng)
+        src = rain.motion_blur(src.transpose(1, 2, 0), mp).transpose(2, 0, 1)
+        extra.update(mp.record())
+    if task.track == "didhy":
+        p = degrade.draw_params(task.level, rng, syn)
+        inp = degrade.distort_planar(np.ascontiguousarray(src, dtype=np.float32), p, rng, syn)
+        extra.update(_params_record(p, task.level))
+    else:
+        inp = to_u8(src)
+    emit(base, inp, to_u8(gt), scale_index=0, scale=1.0, **extra)
+    return {"rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------- plan
+def plan(cfg: Config, raw: pd.DataFrame) -> dict[str, list[Task]]:
+    """Tasks per set, in a fixed order (the order of the raw manifest)."""
+    d, syn = cfg.data, cfg.synthesis
+    ok = raw[raw["status"] == "ok"]
+    sets: dict[str, list[Task]] = {}
+
+    def clean_refs(df: pd.DataFrame) -> list[tuple[pd.Series, Ref]]:
+        refs = []
+        for _, r in df.iterrows():
+            if r["kind"] == "clean":
+                refs.append((r, Ref(r["path"])))
+            elif r["kind"] == "rain_pair":
+                refs.append((r, Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "clean"))))
+            elif r["kind"] == "blur_pair":
+                refs.append((r, Ref(r["target"])))
+        return refs
+
+    def tasks(name, items, **kw) -> None:
+        sets[name] = [Task(set=name, index=i, source=r["name"], scene=r["scene"], split=r["split"], clean=ref,
+                           size=(int(r["width"]), int(r["height"])), **kw)
+                      for i, (r, ref) in enumerate(items)]
+
+    main = ok[ok["dataset"] == d.source]
+    by_split = {s: clean_refs(main[main["split"] == s]) for s in ("train", "test")}
+    tasks("train", by_split["train"], track="hybrid", level=syn.train_level, scales=tuple(syn.scales))
+    released = ok[ok["kind"] == "released"]
+    for level in syn.test_levels:
+        name = f"test_{level}"
+        rel = released[released["level"] == level]
+        if len(rel):
+            sets[name] = [Task(set=name, index=i, track="released", source=r["name"], scene=r["scene"],
+                               split="test", clean=Ref(r["target"]), degraded=Ref(r["path"]), level=level,
+                               passthrough=True, size=(int(r["width"]), int(r["height"])))
+                          for i, (_, r) in enumerate(rel.iterrows())]
+        else:
+            tasks(name, by_split["test"], track="hybrid", level=level, scales=tuple(syn.test_scales))
+    rain_pairs = ok[(ok["dataset"] == "did-mdn") & (ok["kind"] == "rain_pair")]
+    blur_pairs = ok[(ok["dataset"] == "gopro") & (ok["kind"] == "blur_pair")]
+    for split in ("train", "test"):
+        rp = rain_pairs[rain_pairs["split"] == split]
+        rp_items = [(r, Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "clean"))) for _, r in rp.iterrows()]
+
+        def rain_ref(r):
+            return Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "rain"))
+
+        if syn.didhy:
+            if len(rp):
+                sets[f"didhy_{split}"] = [Task(set=f"didhy_{split}", index=i, track="didhy", source=r["name"],
+                                               scene=r["scene"], split=split, clean=ref, degraded=rain_ref(r),
+                                               level=syn.didhy_level, size=(int(r["width"]), int(r["height"])))
+                                          for i, (r, ref) in enumerate(rp_items)]
+            else:
+                tasks(f"didhy_{split}", by_split[split], track="didhy", level=syn.didhy_level)
+        if syn.single:
+            if len(rp):
+                sets[f"derain_{split}"] = [Task(set=f"derain_{split}", index=i, track="derain", source=r["name"],
+                                                scene=r["scene"], split=split, clean=ref, degraded=rain_ref(r),
+                                                passthrough=True, size=(int(r["width"]), int(r["height"])))
+                                           for i, (r, ref) in enumerate(rp_items)]
+            else:
+                tasks(f"derain_{split}", by_split[split], track="derain")
+            bp = blur_pairs[blur_pairs["split"] == split]
+            if len(bp):
+                sets[f"deblur_{split}"] = [Task(set=f"deblur_{split}", index=i, track="deblur", source=r["name"],
+                                                scene=r["scene"], split=split, clean=Ref(r["target"]),
+                                                degraded=Ref(r["path"]), passthrough=True,
+                                                size=(int(r["width"]), int(r["height"])))
+                                           for i, (_, r) in enumerate(bp.iterrows())]
+            else:
+                tasks(f"deblur_{split}", by_split[split], track="deblur")
+    return {k: sets[k] for k in SET_KEYS if k in sets}
+
+
+# ------------------------------------------------------------------------------------------ execution
+_WORKER: dict = {}
+
+
+def _init_worker(cfg: Config, root: str, out: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER.update(cfg=cfg, root=Path(root), out=Path(out))
+
+
+def _pool_context():
+    """forkserver (children fork from a server that imported this module once, without having run any
+    OpenMP/BLAS threads); spawn where forkserver does not exist."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _work(task: Task) -> dict:
+    with degrade.single_thread():
+        return run_task(task, _WORKER["cfg"], _WORKER["root"], _WORKER["out"])
+
+
+def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] = None,
+               log: Callable[[str], None] = print, progress: bool = True) -> dict:
+    """Build ``<root>/synth`` atomically from ``<root>/raw``; returns the summary (also written as JSON)."""
+    from tqdm import tqdm
+
+    root = Path(root if root is not None else cfg.data.root)
+    workers = cfg.synthesis.workers if workers is None else workers
+    raw = read_raw_manifest(root)
+    sets = plan(cfg, raw)
+    all_tasks = [t for ts in sets.values() for t in ts]
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".synth.partial-"))
+    final = root / "synth"
+    try:
+        for name in sets:
+            (tmp / name).mkdir()
+        if workers > 1 and len(all_tasks) > 1:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                                     initializer=_init_worker, initargs=(cfg, str(root), str(tmp))) as ex:
+                results = list(tqdm(ex.map(_work, all_tasks, chunksize=1), total=len(all_tasks),
+                                    desc="synthesize", disable=not progress, leave=False))
+        else:
+            with degrade.single_thread():
+                results = [run_task(t, cfg, root, tmp) for t in tqdm(all_tasks, desc="synthesize",
+                                                                      disable=not progress, leave=False)]
+        skipped = []
+        by_set: dict[str, list[dict]] = {name: [] for name in sets}
+        for task, res in zip(all_tasks, results):
+            if "bad" in res:
+                if not cfg.data.skip_bad:
+                    raise BadImage(res["bad"][1], f"{res['bad'][3]} (data.skip_bad: true skips such images)")
+                skipped.append(res["bad"])
+            elif "skip" in res:
+                skipped.append(res["skip"])
+            else:
+                by_set[task.set].extend(res["rows"])
+        for name, rows in by_set.items():
+            pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(tmp / name / "manifest.csv", index=False)
+        raw_skips = raw[raw["status"] != "ok"]
+        skipped += [("raw", r["name"], r["status"], "rejected by the download stage") for _, r in raw_skips.iterrows()]
+        pd.DataFrame(skipped, columns=["set", "source", "reason", "detail"]).to_csv(tmp / "skipped.csv", index=False)
+        counts: dict[str, int] = {}
+        for s in skipped:
+            counts[s[2]] = counts.get(s[2], 0) + 1
+        summary = {"sets": {n: {"sources": len(sets[n]), "samples": len(r)} for n, r in by_set.items()},
+                   "skipped": counts, "workers": workers, "seed": cfg.seed}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for n, v in summary["sets"].items():
+        log(f"synth: {n:14s} {v['samples']:6d} samples from {v['sources']} images")
+    if counts:
+        log("synth: skipped " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) + " (see synth/skipped.csv)")
+    return summary
