@@ -1,0 +1,169 @@
+"""The whole interpretative analysis on the trained runs (paper §4.5, Fig. 6-8), as one function.
+
+Inputs: ``models/fdrnet/checkpoint.pt`` (required), ``models/{dncnn,owan}/checkpoint.pt`` (optional:
+"not run" tiles when absent), ``models/*/live`` (training curves) and the test patches
+``<data.root>/patches/test_<level>/{input,target}.npy``.
+
+Choices (the paper is silent): the correlation uses ``analysis.patches`` evenly spaced patches of the
+training level's test set (``synthesis.train_level``, moderate), the level the model was trained on,
+and the channel responses :data:`RESPONSE_PATCHES` evenly spaced ones of those (clean); the response
+figure shows phase 1, whose FDM sees the distortions least processed (every phase's numbers are in
+the metrics). The same architecture at its seeded initialisation is measured too, so a reader can
+tell what training (and SVDO) changed from what the gain-control layers do by construction.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from . import correlation, curves, grids, responses
+from .io import write_json
+
+GRID_CROPS = 4  # test crops per level in the Fig. 6-style grids
+RESPONSE_PATCHES = 8  # clean patches for the channel responses (31 forward passes of this many patches)
+
+
+def open_patches(set_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-mapped uint8 ``input.npy`` / ``target.npy`` (N x P x P x 3) of one patch set."""
+    arrays = []
+    for name in ("input.npy", "target.npy"):
+        path = Path(set_dir) / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: patch array not found (run the crop stage first)")
+        arr = np.load(path, mmap_mode="r")
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
+            raise ValueError(f"{path}: expected a non-empty uint8 N x H x W x 3 array, got {arr.dtype} {arr.shape}")
+        arrays.append(arr)
+    if arrays[0].shape != arrays[1].shape:
+        raise ValueError(f"{set_dir}: input {arrays[0].shape} and target {arrays[1].shape} differ in shape")
+    return arrays[0], arrays[1]
+
+
+def evenly_spaced(n: int, count: int) -> np.ndarray:
+    """``count`` evenly spaced indices of ``range(n)`` (patches are stored image by image)."""
+    if count >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, count).round().astype(np.int64))
+
+
+def pick_device(setting: str) -> torch.device:
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _load_optional(models_dir: Path, run: str, loader: Callable, device) -> Optional[torch.nn.Module]:
+    path = models_dir / run / "checkpoint.pt"
+    if not path.is_file():
+        print(f"analysis: {path} not found; its grid tiles read 'not run'")
+        return None
+    return loader(path, map_location=device)[0]
+
+
+def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_fig8: Optional[dict] = None,
+            loader: Optional[Callable] = None, builder: Optional[Callable] = None,
+            distort: responses.Distort = responses.degrade_distort) -> dict:
+    """Run every analysis; write figures, ``details.json`` and the metrics file; return the metrics."""
+    if loader is None:
+        from fdr.checkpoint import load_model as loader
+    if builder is None:
+        from fdr.models import build as builder
+    models_dir, figures_dir = Path(models_dir), Path(figures_dir)
+    device = pick_device(cfg.train.device)
+    batch = max(1, min(cfg.evaluate.batch_size, 32))
+    patches = Path(cfg.data.root) / "patches"
+
+    main_ckpt = models_dir / "fdrnet" / "checkpoint.pt"
+    if not main_ckpt.is_file():
+        raise FileNotFoundError(f"{main_ckpt}: the trained FDR-Net is required for the analysis (train stage)")
+    model, meta = loader(main_ckpt, map_location=device)
+    inputs, targets = open_patches(patches / f"test_{cfg.synthesis.train_level}")
+    idx = evenly_spaced(len(inputs), cfg.analysis.patches)
+    x_in, x_gt = np.asarray(inputs[idx]), np.asarray(targets[idx])
+
+    metrics: dict = {}
+    details: dict = {}
+    try:
+        metrics, details = _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device,
+                                         figures_dir, paper_fig8)
+    except correlation.NoFDMFeatures as exc:  # e.g. model.use_fdm=false: nothing to disentangle
+        print(f"analysis: {exc}; correlation and channel responses skipped")
+        for name in ("correlation.png", "responses.png"):
+            (figures_dir / name).unlink(missing_ok=True)
+        metrics = {"correlation": {"skipped": "the main model has no FDM"},
+                   "responses": {"skipped": "the main model has no FDM"}}
+
+    # Fig. 6: visual comparison grids, one per test level
+    others = {run: _load_optional(models_dir, run, loader, device) for run in ("dncnn", "owan")}
+    grid_models = {"dncnn": others["dncnn"], "owan": others["owan"], "fdrnet": model}
+    grid_summary = {}
+    for k, level in enumerate(cfg.synthesis.test_levels):
+        set_dir = patches / f"test_{level}"
+        if not (set_dir / "input.npy").is_file():
+            print(f"analysis: {set_dir} not found; no grid for {level}")
+            continue
+        g_in, g_gt = open_patches(set_dir)
+        chosen = grids.pick(len(g_in), GRID_CROPS, seed=cfg.seed + k)
+        rows = grids.build_tiles(np.asarray(g_in[chosen]), np.asarray(g_gt[chosen]), grid_models, device)
+        grids.plot_grid(rows, figures_dir / f"grid_{level}.png",
+                        f"{level.capitalize()} test level: {len(chosen)} crops drawn with seed {cfg.seed + k}")
+        grid_summary[level] = {"crops": [int(i) for i in chosen]}
+
+    # Training curves of every run
+    last = curves.plot_curves(curves.discover(models_dir), figures_dir / "curves.png",
+                              title="Training curves of every trained run (DVCLive)")
+
+    details.update({
+        "grids": grid_summary,
+        "curves_last": last,
+        "patch_indices": [int(i) for i in idx],
+        "set": f"test_{cfg.synthesis.train_level}",
+    })
+    write_json(figures_dir / "details.json", details)
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+def _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device, figures_dir: Path,
+                  paper_fig8: Optional[dict]) -> tuple[dict, dict]:
+    """Fig. 8a/b (correlation, trained and at initialisation) and Fig. 8c (channel responses)."""
+    corr = correlation.correlation_analysis(model, x_in, batch, device, label="trained")
+    correlation.plot_correlation(corr, figures_dir / "correlation.png", paper=paper_fig8)
+    c = corr.summary()
+    metrics = {"correlation": {**c, "change": c["after"] - c["before"]}}
+    init_cfg = meta.get("model_cfg_obj")
+    if init_cfg is not None:
+        init_model = builder(meta.get("model_name", "fdrnet"), init_cfg, seed=cfg.seed)
+        init = correlation.correlation_analysis(init_model, x_in, batch, device, label="init").summary()
+        metrics["correlation"]["init"] = {"before": init["before"], "after": init["after"]}
+
+    resp_clean = x_gt[evenly_spaced(len(x_gt), RESPONSE_PATCHES)]
+    resp = responses.channel_responses(model, resp_clean, cfg.synthesis, seed=cfg.seed, batch_size=batch,
+                                       device=device, distort=distort)
+    responses.plot_responses(resp, figures_dir / "responses.png", phase=0)
+    summary = responses.summarize(resp, 0)
+    summary["per_phase"] = {
+        f"phase{p + 1}": {k: v for k, v in responses.summarize(resp, p).items() if k in ("within_type", "between_type")}
+        for p in range(resp["clean"].shape[0])
+    }
+    metrics["responses"] = summary
+    details = {
+        "correlation": {"before": [m.tolist() for m in corr.before], "after": [m.tolist() for m in corr.after],
+                        "samples": corr.samples},
+        "responses": {"distortions": list(responses.DISTORTIONS), "levels": list(responses.LEVELS),
+                      "values": resp["values"].tolist(), "clean": resp["clean"].tolist(),
+                      "responses": resp["responses"].tolist()},
+    }
+    return metrics, details
+
+
+def load_fig8(path: Path) -> Optional[dict]:
+    """The paper's Fig. 8 correlation averages (``reports/paper/fig8.json``), or None when absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("correlation")

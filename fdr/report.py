@@ -1,0 +1,575 @@
+"""``reports/report.md``: our results against the paper's Tables 1-6, with the analysis of §4.5.
+
+Everything in the report is read from files the pipeline wrote (``reports/metrics/*.json`` through
+DVC, ``models/<run>/summary.json``, ``reports/metrics/analysis.json``, ``params.yaml``,
+``reports/choices.md``) or the paper's tables (``reports/paper``). A number we do not have is shown
+as "not run" (a run of ours that is missing) or "—" (no such number, e.g. the paper has no row for
+the distorted input). Methods the paper compares with but this project does not re-implement
+(RL-Restore, the deblurring and deraining methods) read "n/a".
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from fdr import paper
+from fdr.analysis.io import atomic_write_text, pyplot, save_figure
+
+LEVEL_NAMES = {"mild": "Mild (unseen)", "moderate": "Moderate", "severe": "Severe (unseen)", "didhy": "DID-HY",
+               "deblur": "GoPro", "derain": "DID-MDN"}
+MISSING = "—"
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, gathered once (see :func:`collect`)."""
+
+    comparison: paper.Comparison
+    summaries: dict
+    spread: dict
+    params: Optional[dict] = None  # params.yaml as plain data
+    analysis: Optional[dict] = None  # reports/metrics/analysis.json
+    fig8: Optional[dict] = None  # the paper's correlation averages
+    choices: Optional[str] = None  # reports/choices.md
+    git_revision: str = "unknown"
+    machine: dict = field(default_factory=dict)
+    paper_config_params: dict = field(default_factory=dict)  # run -> parameter count at the paper's configuration
+    figures: dict = field(default_factory=dict)  # name -> path relative to the report
+    alias: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def git_revision(cwd: Path) -> str:
+    """``HEAD`` (with ``-dirty`` when tracked files differ), or ``unknown`` outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=cwd, capture_output=True, timeout=10)
+        return rev + ("-dirty" if dirty.returncode == 1 else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> dict:
+    """The machine the report was generated on (the training device is in each run's summary)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.system()}
+    try:
+        import torch
+
+        out["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            out["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def paper_config_params() -> dict:
+    """Parameter counts of our architecture at the paper's configurations (Table 5 rows, Table 6 columns)."""
+    try:
+        from fdr.models import build, count_parameters, paper_variants
+    except ImportError:
+        return {}
+    out = {}
+    for run, (name, cfg) in paper_variants().items():
+        out[run] = count_parameters(build(name, cfg))
+    return out
+
+
+def collect(root: str | Path = ".", params_path: str = "params.yaml", use_dvc: bool = True,
+            count_paper_params: bool = True) -> ReportData:
+    """Read every input of the report below ``root``."""
+    root = Path(root)
+    params = None
+    source = None
+    alias = paper.aliases(3, 32)
+    if (root / params_path).is_file():
+        from fdr.config import load, to_dict
+
+        cfg = load(root / params_path)
+        params = to_dict(cfg)
+        source = cfg.data.source
+        alias = paper.aliases(cfg.model.n_flayers, cfg.model.channels)
+    tables = paper.load_tables(root / paper.PAPER_DIR)
+    ours, how = paper.read_metrics(paper.METRICS_DIR, use_dvc=use_dvc, cwd=root)
+    summaries = paper.read_summaries(root / paper.MODELS_DIR)
+    comparison = paper.Comparison(source, how, tables, ours=ours)
+    for name, table in tables.items():
+        comparison.rows[name] = paper.compare_table(table, ours, summaries, alias)
+    analysis_path = root / paper.METRICS_DIR / "analysis.json"
+    fig8_path = root / paper.PAPER_DIR / "fig8.json"
+    choices_path = root / "reports" / "choices.md"
+    data = ReportData(
+        comparison=comparison,
+        summaries=summaries,
+        spread=paper.seed_spread(ours),
+        params=params,
+        analysis=json.loads(analysis_path.read_text()) if analysis_path.is_file() else None,
+        fig8=json.loads(fig8_path.read_text()).get("correlation") if fig8_path.is_file() else None,
+        choices=choices_path.read_text() if choices_path.is_file() else None,
+        git_revision=git_revision(root),
+        machine=machine(),
+        paper_config_params=paper_config_params() if count_paper_params else {},
+        alias=alias,
+    )
+    for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe"):
+        if (root / "reports" / "figures" / "analysis" / f"{name}.png").is_file():
+            data.figures[name] = f"figures/analysis/{name}.png"
+    return data
+
+
+# --------------------------------------------------------------------------- formatting helpers
+
+
+def _index(rows: list[paper.Row]) -> dict:
+    return {(r.run, r.set, r.metric): r for r in rows}
+
+
+def _cell(row: Optional[paper.Row], metric: str) -> str:
+    """``paper / ours (ours - paper)`` for one table cell."""
+    if row is None:
+        return MISSING
+    p = paper.fmt(row.paper, metric, missing=MISSING)
+    o = paper.fmt(row.ours, metric, missing=paper.missing_text(row.run))
+    text = f"{p} / {o}"
+    if row.delta is not None:
+        text += f" ({paper.fmt(row.delta, metric, signed=True)})"
+    return text
+
+
+def _md_table(header: list[str], body: list[list[str]], centre: bool = True) -> list[str]:
+    align = ":-:" if centre else "---"
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + [align] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return lines
+
+
+def _fmt_s(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return MISSING
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def _fmt_int(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else MISSING
+
+
+def _num(value: Any, digits: int) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else MISSING
+
+
+def _get(d: Optional[dict], *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _note(data: ReportData, table: Optional[str] = None) -> list[str]:
+    note = data.comparison.note(table)
+    if not note:
+        return []
+    if data.comparison.source == "embedded":
+        return [f"> **Not comparable to the paper.** {note}" if table is None else f"> **{note}**", ""]
+    return [f"> {note}", ""]
+
+
+def section_setup(data: ReportData) -> list[str]:
+    p = data.params or {}
+    m = data.machine
+    devices = sorted({str(s.get("device")) for s in data.summaries.values() if s.get("device")})
+    hardware = sorted({str(s.get("hardware")) for s in data.summaries.values() if s.get("hardware")})
+    rows = [
+        ["git revision", f"`{data.git_revision}`"],
+        ["data source", f"`{_get(p, 'data', 'source') or 'unknown'}`"],
+        ["profile", ", ".join(f"{k} {v}" for k, v in (
+            ("patch", _get(p, "crop", "patch")), ("train level", _get(p, "synthesis", "train_level")),
+            ("iterations", _get(p, "train", "iterations")), ("ablation iterations", _get(p, "ablations", "iterations")),
+            ("batch", _get(p, "train", "batch_size")), ("lr", _get(p, "train", "lr")),
+            ("beta (SVDO)", _get(p, "train", "beta")), ("seed", _get(p, "seed"))) if v is not None) or MISSING],
+        ["model", ", ".join(f"{k} {v}" for k, v in (
+            ("channels", _get(p, "model", "channels")), ("FD-layers", _get(p, "model", "n_flayers")),
+            ("phases", _get(p, "model", "phases"))) if v is not None) or MISSING],
+        ["training device(s)", ", ".join(devices + hardware) or MISSING],
+        ["report generated on", f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores"
+                                + (f", {m['gpu']}" if m.get("gpu") else "")
+                                + f"; Python {m.get('python', '?')}, torch {m.get('torch', '?')}"],
+        ["our metrics read with", data.comparison.how],
+    ]
+    return ["## Setup", ""] + _md_table(["item", "value"], rows, centre=False) + [""]
+
+
+def section_runs(data: ReportData) -> list[str]:
+    if not data.summaries:
+        return ["## Trained runs", "", "No trained runs found (`models/<run>/summary.json`): not run.", ""]
+    body = []
+    for run, s in data.summaries.items():
+        body.append([f"`{run}`", str(s.get("model", MISSING)), _fmt_int(s.get("params")),
+                     _fmt_int(s.get("iterations")), _fmt_s(s.get("wall_s")), str(s.get("device", MISSING)),
+                     paper.fmt(s.get("val_psnr"), "psnr", missing=MISSING)])
+    lines = ["## Trained runs", "", "From `models/<run>/summary.json`. Validation PSNR: the training stage's "
+             "subset of the moderate test patches.", ""]
+    lines += _md_table(["run", "model", "parameters", "iterations", "wall time", "device", "val PSNR (dB)"], body)
+    if data.paper_config_params:
+        t5 = data.comparison.tables.get("table5")
+        body = []
+        for run, count in data.paper_config_params.items():
+            stated = _get(t5.rows if t5 else None, run, "params")
+            body.append([f"`{run}`", _fmt_int(count), paper.fmt(stated, "params", missing=MISSING)])
+        lines += ["", "Parameter counts of this implementation at the paper's configurations "
+                  "(`fdr.models.paper_variants()`, whatever `params.yaml` holds), against Table 5:", ""]
+        lines += _md_table(["configuration", "ours", "paper"], body)
+    return lines + [""]
+
+
+def section_table_generic(data: ReportData, name: str) -> list[str]:
+    table = data.comparison.tables[name]
+    rows = data.comparison.rows[name]
+    idx = _index(rows)
+    runs = list(dict.fromkeys(r.run for r in rows))
+    sets = table.sets
+    header = ["Method"] + [f"{LEVEL_NAMES.get(s, s)} {m.upper()}" for s in sets for m in paper.SCORES]
+    body = []
+    for run in runs:
+        label = table.label(run) if run != paper.INPUT_RUN else "Distorted input"
+        body.append([label] + [_cell(idx.get((run, s, m)), m) for s in sets for m in paper.SCORES])
+    lines = [f"## {name.replace('table', 'Table ')}: {table.title}", "", f"Source: {table.source}.", ""]
+    lines += _note(data, name)
+    if not paper.has_ours(rows):
+        lines += ["No numbers of ours for this table (not run).", ""]
+    lines += ["Each cell: paper / ours (ours − paper).", ""] + _md_table(header, body) + [""]
+    return lines
+
+
+def _effect_text(row: Optional[paper.Row], which: str) -> str:
+    if row is None:
+        return MISSING
+    v = row.paper_effect if which == "paper" else row.ours_effect
+    return paper.fmt(v, row.metric, signed=True, missing=MISSING)
+
+
+def _set_note(rows: list[paper.Row]) -> list[str]:
+    subs = sorted({(r.ours_set, r.set) for r in rows if r.substituted})
+    if not subs:
+        return []
+    text = "; ".join(f"ours on `{o}` (paper: `{p}`)" for o, p in subs)
+    return [f"> Our ablation runs have no DID-HY numbers: {text}. Absolute values are not comparable; "
+            "read the effect of each change against our full model on the same data.", ""]
+
+
+def section_table5(data: ReportData) -> list[str]:
+    table = data.comparison.tables["table5"]
+    rows = data.comparison.rows["table5"]
+    idx = _index(rows)
+    s = table.sets[0]
+    marks = {"fdrnet": ("✓", "✓"), "nofdm": ("×", "✓"), "noaux": ("✓", "×")}
+    body = []
+    for run in table.rows:
+        fdm, aux = marks.get(run, ("?", "?"))
+        body.append([fdm, aux, f"`{run}`", _cell(idx.get((run, "-", "params")), "params"),
+                     _cell(idx.get((run, s, "psnr")), "psnr"), _cell(idx.get((run, s, "ssim")), "ssim"),
+                     f"{_effect_text(idx.get((run, s, 'psnr')), 'paper')} / {_effect_text(idx.get((run, s, 'psnr')), 'ours')}"])
+    lines = ["## Table 5: " + table.title, "", f"Source: {table.source}.", ""]
+    lines += _note(data, "table5") + _set_note(rows)
+    lines += ["Each cell: paper / ours (ours − paper). Effect: PSNR of the row minus the full model, paper / ours.", ""]
+    lines += _md_table(["FDM", "Aux", "run", "Params", "PSNR", "SSIM", "PSNR effect vs full"], body)
+    return lines + [""]
+
+
+def section_table6(data: ReportData) -> list[str]:
+    table = data.comparison.tables["table6"]
+    rows = data.comparison.rows["table6"]
+    idx = _index(rows)
+    s = table.sets[0]
+    lines = ["## Table 6: " + table.title, "", f"Source: {table.source}.", ""]
+    lines += _note(data, "table6") + _set_note(rows)
+    fl = [r for r in table.rows if r.startswith("fl")]
+    ch = [r for r in table.rows if r.startswith("ch")]
+    model = (data.params or {}).get("model", {})
+    stand_in = ", ".join(f"`{k}`" for k in data.alias)
+    lines += [f"Each cell: paper / ours (ours − paper). Our FD-layer sweep uses {model.get('channels', '?')} channels "
+              f"and our channel sweep {model.get('n_flayers', '?')} FD-layers (the configured main model); "
+              f"{stand_in} is the main run `fdrnet` unless trained separately.", ""]
+    for title, runs in (("FD-layers per FDM", fl), ("Channels (3 FD-layers in the paper)", ch)):
+        header = [title] + [r[2:] for r in runs]
+        body = [[m.upper()] + [_cell(idx.get((r, s, m)), m) for r in runs] for m in paper.SCORES]
+        body.append(["PSNR effect vs full (paper / ours)"]
+                    + [f"{_effect_text(idx.get((r, s, 'psnr')), 'paper')} / {_effect_text(idx.get((r, s, 'psnr')), 'ours')}"
+                       for r in runs])
+        lines += _md_table(header, body) + [""]
+    return lines
+
+
+def _spread_std(data: ReportData, set_: Optional[str], metric: str = "psnr") -> Optional[float]:
+    return _get(data.spread, "sets", set_ or "", metric, "std")
+
+
+def section_spread(data: ReportData) -> list[str]:
+    lines = ["## Seed-to-seed spread of the main model", ""]
+    if not data.spread["sets"]:
+        lines += ["Not measured: only one seed of `fdrnet` was trained (replicas would be "
+                  "`reports/metrics/seed<N>.json` beside `fdrnet.json`). Differences between runs below are "
+                  "therefore of unknown significance; do not read a small ablation difference as an effect.", ""]
+        return lines
+    body = []
+    for s, metrics in data.spread["sets"].items():
+        for m, v in metrics.items():
+            body.append([s, m.upper(), str(v["n"]), paper.fmt(v["mean"], m), paper.fmt(v["std"], m),
+                         f"{paper.fmt(v['min'], m)} – {paper.fmt(v['max'], m)}"])
+    lines += [f"Runs: {', '.join(f'`{r}`' for r in data.spread['runs'])} (same data and settings, different seeds).", ""]
+    lines += _md_table(["set", "metric", "runs", "mean", "std", "range"], body)
+    return lines + ["", "An ablation effect smaller than about twice the std is within seed noise.", ""]
+
+
+def section_findings(data: ReportData) -> list[str]:
+    """Plain sentences on what came out on this data, whether or not it agrees with the paper."""
+    lines = ["## What came out on this data", ""]
+    ours = data.comparison.ours
+    # restoration vs input and baselines
+    for level in ("mild", "moderate", "severe", "didhy"):
+        have = {r: _get(ours, r, level, "psnr") for r in ("input", "dncnn", "owan", "fdrnet")}
+        have = {r: v for r, v in have.items() if isinstance(v, (int, float))}
+        if "fdrnet" not in have:
+            continue
+        order = " > ".join(f"{r} {v:.2f}" for r, v in sorted(have.items(), key=lambda kv: -kv[1]))
+        text = f"- {LEVEL_NAMES.get(level, level)}: PSNR (dB) {order}"
+        if "input" in have:
+            text += f"; FDR-Net gains {have['fdrnet'] - have['input']:+.2f} dB over the distorted input"
+        lines.append(text + ".")
+    # correlation
+    c = _get(data.analysis, "correlation")
+    if isinstance(c, dict) and isinstance(c.get("before"), (int, float)):
+        verdict = "decreased" if c["after"] < c["before"] else "did not decrease"
+        text = (f"- Mean absolute channel correlation {verdict} through the FDM: {c['before']:.3f} before → "
+                f"{c['after']:.3f} after (mean over {c.get('phases', '?')} phases")
+        if data.fig8:
+            text += f"; paper {data.fig8['before']:.3f} → {data.fig8['after']:.3f}"
+        text += ")."
+        init = c.get("init")
+        if isinstance(init, dict) and isinstance(init.get("before"), (int, float)):
+            text += (f" The same architecture at its initialisation gives {init['before']:.3f} → {init['after']:.3f} "
+                     f"(change {init['after'] - init['before']:+.3f}, against {c['after'] - c['before']:+.3f} "
+                     "after training).")
+        lines.append(text)
+    elif isinstance(c, dict) and c.get("skipped"):
+        lines.append(f"- Correlation before/after the FDM and channel responses: skipped ({c['skipped']}).")
+    else:
+        lines.append("- Correlation before/after the FDM: not run.")
+    r = _get(data.analysis, "responses")
+    if isinstance(r, dict) and isinstance(r.get("within_type"), (int, float)):
+        agree = "supports" if r["within_type"] > r["between_type"] + 0.1 else "does not clearly support"
+        lines.append(f"- Channel responses after the FDM (phase {r.get('phase', 1)}): the channel profiles of two levels "
+                     f"of the same distortion correlate {r['within_type']:.2f}, of two different distortions "
+                     f"{r['between_type']:.2f}; this {agree} the paper's reading that distortions occupy different "
+                     "channels and levels only change the strength.")
+    # ablation signs
+    n_before = len(lines)
+    for name in paper.ABLATION_TABLES:
+        for row in data.comparison.rows.get(name, []):
+            if row.metric != "psnr" or row.ours_effect is None or row.run in data.alias or row.run == "fdrnet":
+                continue
+            if row.paper_effect is None:
+                continue
+            same = (row.ours_effect > 0) == (row.paper_effect > 0) if row.paper_effect != 0 else None
+            std = _spread_std(data, row.ours_set)
+            noise = ("" if std is None else
+                     (" (within 2× the seed std, i.e. not distinguishable from noise)" if abs(row.ours_effect) <= 2 * std
+                      else " (beyond 2× the seed std)"))
+            sign = "same sign as" if same else "opposite sign to" if same is False else "compared with"
+            lines.append(f"- `{row.run}` ({data.comparison.tables[name].label(row.run)}): {row.ours_effect:+.2f} dB "
+                         f"vs our full model on `{row.ours_set}`, {sign} the paper's {row.paper_effect:+.2f} dB{noise}.")
+    if len(lines) == n_before:
+        lines.append("- Ablations (Tables 5–6): no ablation run of ours has numbers (not run).")
+    if not data.spread["sets"]:
+        lines.append("- Seed-to-seed spread: not measured, so none of the differences above is shown to exceed noise.")
+    return lines + [""]
+
+
+def section_analysis(data: ReportData) -> list[str]:
+    lines = ["## Interpretative analysis (§4.5, Fig. 6–8)", ""]
+    if not data.analysis:
+        return lines + ["Not run (`reports/metrics/analysis.json` is missing).", ""]
+    c = data.analysis.get("correlation", {})
+    r = data.analysis.get("responses", {})
+    if isinstance(c.get("per_phase"), dict):
+        rphase = r.get("per_phase", {}) if isinstance(r.get("per_phase"), dict) else {}
+        body = []
+        for name, v in c["per_phase"].items():
+            rp = rphase.get(name, {})
+            body.append([name.replace("phase", "phase "), _num(v.get("before"), 3), _num(v.get("after"), 3),
+                         _num(rp.get("within_type"), 2), _num(rp.get("between_type"), 2)])
+        paper_row = (["paper (Fig. 8)", f"{data.fig8['before']:.3f}", f"{data.fig8['after']:.3f}", MISSING, MISSING]
+                     if data.fig8 else [])
+        lines += [f"From `reports/metrics/analysis.json` ({c.get('patches', '?')} test patches for the correlation). "
+                  "Correlation: mean |r| between distinct channels of the features entering the FDM (before) and "
+                  "leaving it (after). Responses: correlation of channel profiles between two levels of the same "
+                  "distortion (same type) and of two different distortions (different types).", ""]
+        lines += _md_table(["", "correlation before", "correlation after", "responses: same type",
+                            "responses: different types"], body + ([paper_row] if paper_row else [])) + [""]
+    figs = data.figures
+    captions = [
+        ("correlation", "Fig. 8a/b: |correlation| between channels before (top) and after (bottom) the FDM."),
+        ("responses", "Fig. 8c: channel responses after the FDM per distortion type and level (change vs clean)."),
+        ("grid_mild", "Fig. 6 style, mild test level: input, DnCNN, OWAN, FDR-Net, ground truth, PSNR per tile."),
+        ("grid_moderate", "Fig. 6 style, moderate test level."),
+        ("grid_severe", "Fig. 6 style, severe test level."),
+        ("curves", "Training curves of every trained run (DVCLive logs)."),
+    ]
+    for key, caption in captions:
+        if key in figs:
+            lines += [f"**{caption}**", "", f"![{key}]({figs[key]})", ""]
+        else:
+            lines += [f"**{caption}** Not run.", ""]
+    return lines
+
+
+def section_choices(data: ReportData) -> list[str]:
+    lines = ["## Choices where the paper is silent", ""]
+    if not data.choices:
+        return lines + ["`reports/choices.md` not found.", ""]
+    headings = [l.lstrip("#").strip() for l in data.choices.splitlines() if l.startswith("## ")]
+    lines += [f"Recorded in [choices.md](choices.md) ({len(headings)} sections: {', '.join(headings) or MISSING}).",
+              "", "<details><summary>Full text</summary>", ""]
+    body = [("#" + l if l.startswith("#") else l) for l in data.choices.splitlines()]  # demote headings one level
+    return lines + body + ["", "</details>", ""]
+
+
+def render(data: ReportData) -> str:
+    lines = ["# FDR-Net: results against the paper", "",
+             "Generated by `python -m stages.report` from the pipeline's outputs (every number is read from a "
+             "file; “not run” = a run of ours that is missing, “n/a” = a method not re-implemented here, "
+             "“—” = no such number). Paper: Li et al., *Learning Disentangled Feature Representation for "
+             "Hybrid-distorted Image Restoration*, ECCV 2020.", ""]
+    lines += _note(data)
+    lines += section_setup(data) + section_findings(data)
+    if "table1" in data.figures:
+        lines += [f"![paper vs ours, Table 1]({data.figures['table1']})", ""]
+    for name in ("table1", "table2", "table3", "table4"):
+        lines += section_table_generic(data, name)
+    lines += section_table5(data) + section_table6(data)
+    if "ablations" in data.figures:
+        lines += [f"![ablation effects]({data.figures['ablations']})", ""]
+    lines += section_spread(data) + section_runs(data) + section_analysis(data) + section_choices(data)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_table1(data: ReportData, path: Path) -> bool:
+    """Bars of PSNR per level: the paper's methods vs ours. False (no figure) when we have no Table 1 numbers."""
+    rows = data.comparison.rows["table1"]
+    if not paper.has_ours(rows):
+        return False
+    plt = pyplot()
+    table = data.comparison.tables["table1"]
+    idx = _index(rows)
+    runs = [r for r in dict.fromkeys(x.run for x in rows)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True, sharey=False)
+    import numpy as np
+
+    colours = {run: plt.get_cmap("tab10")(k) for k, run in enumerate(runs)}
+    for ax, which in zip(axes, ("paper", "ours")):
+        shown = [r for r in runs if any(getattr(idx.get((r, s, "psnr")), which, None) is not None for s in table.sets)]
+        width = 0.8 / max(1, len(shown))
+        for k, run in enumerate(shown):
+            vals = [getattr(idx.get((run, s, "psnr")), which, None) for s in table.sets]
+            xs = np.arange(len(table.sets)) + (k - (len(shown) - 1) / 2) * width
+            heights = [v if v is not None else 0 for v in vals]
+            bars = ax.bar(xs, heights, width, color=colours[run],
+                          label=table.label(run) if run != paper.INPUT_RUN else "Distorted input")
+            for b, v in zip(bars, vals):
+                if v is None:
+                    b.set_alpha(0)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(3, max(1, len(shown))))
+        ax.set_xticks(range(len(table.sets)), [LEVEL_NAMES.get(s, s) for s in table.sets])
+        ax.set_ylabel("PSNR (dB)")
+        values = [getattr(r, which) for r in rows if r.metric == "psnr" and getattr(r, which) is not None]
+        if values:
+            ax.set_ylim(min(values) - 1.0, max(values) + 0.5)
+        ax.set_title("paper (Table 1, DIV2K)" if which == "paper"
+                     else f"ours (data source: {data.comparison.source or 'unknown'})")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Table 1: PSNR per test level, paper vs ours (methods without numbers are left out)"
+                 + ("\nNOT comparable: different images" if data.comparison.source == "embedded" else ""), fontsize=11)
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
+
+
+def plot_ablations(data: ReportData, path: Path) -> bool:
+    """Effect of each ablation (run minus full model, PSNR), paper vs ours, with the seed spread if measured."""
+    rows = [r for name in paper.ABLATION_TABLES for r in data.comparison.rows.get(name, [])
+            if r.metric == "psnr" and r.run not in data.alias and r.run != "fdrnet"]
+    if not any(r.ours_effect is not None for r in rows):
+        return False
+    plt = pyplot()
+    import numpy as np
+
+    labels = [f"{r.run}: {data.comparison.tables[r.table].label(r.run)}" for r in rows]
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.8), constrained_layout=True)
+    ax.barh(y - 0.2, [r.paper_effect or 0 for r in rows], 0.4, label="paper (DID-HY)", color="tab:gray")
+    ours_vals = [r.ours_effect for r in rows]
+    bars = ax.barh(y + 0.2, [v or 0 for v in ours_vals], 0.4, label="ours", color="tab:red")
+    for b, v in zip(bars, ours_vals):
+        if v is None:
+            b.set_alpha(0)
+            ax.text(0, b.get_y() + b.get_height() / 2, " not run", va="center", fontsize=8)
+    sets = {r.ours_set for r in rows if r.ours_set}
+    std = _spread_std(data, next(iter(sets))) if len(sets) == 1 else None
+    if std is not None:
+        ax.axvspan(-2 * std, 2 * std, color="tab:red", alpha=0.12, label="±2 seed std (ours)")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("PSNR of the run minus the full model (dB)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(axis="x", alpha=0.3)
+    where = ", ".join(sorted(sets)) or "?"
+    ax.set_title(f"Tables 5-6: ablation effects, paper vs ours (ours on {where})"
+                 + ("" if std is not None else "\nseed spread not measured"), fontsize=10)
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
+
+
+def write_report(root: str | Path = ".", out: str | Path = "reports/report.md",
+                 figures_dir: str | Path = "reports/figures/report", use_dvc: bool = True,
+                 count_paper_params: bool = True) -> ReportData:
+    """Collect, draw the report's own figures, and write ``out`` atomically."""
+    root = Path(root)
+    data = collect(root, use_dvc=use_dvc, count_paper_params=count_paper_params)
+    figures_dir = root / figures_dir
+    out = root / out
+    for name, fn in (("table1", plot_table1), ("ablations", plot_ablations)):
+        target = figures_dir / f"{name}.png"
+        if fn(data, target):
+            data.figures[name] = os.path.relpath(target, out.parent)
+        elif target.exists():
+            target.unlink()
+    atomic_write_text(out, render(data))
+    return data

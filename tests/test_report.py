@@ -1,0 +1,87 @@
+"""reports/report.md: paper vs ours, nothing invented, honest fallbacks."""
+import json
+import re
+
+from PIL import Image
+
+from fdr import report
+from stages.report import main as report_main
+from tests.test_paper import metrics_for, write_workspace
+
+
+def _table_block(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_empty_workspace_says_not_run_and_invents_nothing(tmp_path):
+    write_workspace(tmp_path, {})
+    data = report.collect(tmp_path, use_dvc=False, count_paper_params=False)
+    text = report.render(data)
+    assert "Not comparable to the paper" in text
+    t1 = _table_block(text, "## Table 1")
+    assert "27.24 / not run" in t1 and "28.04 / n/a" in t1  # FDR-Net (ours) vs RL-Restore (not re-implemented)
+    assert not re.search(r"\([+-]\d", t1)  # no deltas without numbers of ours
+    assert "Not measured" in _table_block(text, "## Seed-to-seed spread")
+    assert "Correlation before/after the FDM: not run" in text
+    assert "No trained runs found" in text
+    assert "`reports/choices.md` not found" in text
+
+
+def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
+    runs = {"fdrnet": metrics_for(25.0), "seed1": metrics_for(25.2), "seed2": metrics_for(24.8),
+            "dncnn": metrics_for(24.0), "owan": metrics_for(24.5), "input": metrics_for(20.0),
+            "nofdm": metrics_for(24.0), "noaux": metrics_for(25.1), "fl1": metrics_for(24.9)}
+    summaries = {"fdrnet": {"model": "fdrnet", "params": 120000, "iterations": 300, "wall_s": 95.0, "device": "cpu"}}
+    write_workspace(tmp_path, runs, summaries=summaries)
+    (tmp_path / "reports" / "choices.md").write_text("# Choices\n\n## Data\n\nSplit by scene.\n")
+    (tmp_path / "reports" / "metrics" / "analysis.json").write_text(json.dumps({
+        "correlation": {"before": 0.31, "after": 0.22, "phases": 4, "init": {"before": 0.3, "after": 0.28}},
+        "responses": {"phase": 1, "within_type": 0.8, "between_type": 0.1}}))
+    data = report.write_report(tmp_path, use_dvc=False, count_paper_params=False)
+    text = (tmp_path / "reports" / "report.md").read_text()
+    t1 = _table_block(text, "## Table 1")
+    assert "27.24 / 25.00 (-2.24)" in t1 and "— / 20.00" in t1
+    spread = _table_block(text, "## Seed-to-seed spread")
+    assert "| moderate | PSNR | 3 | 25.00 | 0.20 |" in spread
+    findings = _table_block(text, "## What came out on this data")
+    assert "0.310 before → 0.220 after" in findings and "paper 0.272 → 0.164" in findings
+    assert "`nofdm`" in findings and "-1.00 dB" in findings and "same sign as the paper's -1.06 dB" in findings
+    assert "`noaux`" in findings and "opposite sign" in findings and "within 2× the seed std" in findings
+    assert "FDR-Net gains +5.00 dB" in findings
+    runs_block = _table_block(text, "## Trained runs")
+    assert "120,000" in runs_block and "1.6 min" in runs_block
+    assert "Split by scene." in text and "[choices.md](choices.md)" in text
+    assert data.figures["table1"] == "figures/report/table1.png"
+    for name in ("table1", "ablations"):
+        png = tmp_path / "reports" / "figures" / "report" / f"{name}.png"
+        assert Image.open(png).size[0] > 600
+    # moderate substituted for DID-HY in the ablation tables, and said so
+    assert "ours on `moderate` (paper: `didhy`)" in _table_block(text, "## Table 5")
+
+
+def test_report_figures_dropped_when_no_numbers(tmp_path):
+    write_workspace(tmp_path, {"fdrnet": metrics_for(25.0)})
+    report.write_report(tmp_path, use_dvc=False, count_paper_params=False)
+    assert (tmp_path / "reports" / "figures" / "report" / "table1.png").is_file()
+    assert not (tmp_path / "reports" / "figures" / "report" / "ablations.png").exists()
+    (tmp_path / "reports" / "metrics" / "fdrnet.json").unlink()
+    report.write_report(tmp_path, use_dvc=False, count_paper_params=False)
+    assert not (tmp_path / "reports" / "figures" / "report" / "table1.png").exists()
+    assert "table1.png" not in (tmp_path / "reports" / "report.md").read_text()
+
+
+def test_git_revision_outside_git(tmp_path):
+    assert report.git_revision(tmp_path) == "unknown"
+
+
+def test_stage_main(tmp_path, monkeypatch, capsys):
+    write_workspace(tmp_path, {"fdrnet": metrics_for(25.0)})
+    monkeypatch.chdir(tmp_path)
+    assert report_main(["--no-dvc"]) == 0
+    assert "table1" in capsys.readouterr().out
+    assert (tmp_path / "reports" / "report.md").is_file()
+    (tmp_path / "params.yaml").write_text("model:\n  channels: -1\n")
+    assert report_main(["--no-dvc"]) == 2
+    assert "model.channels" in capsys.readouterr().err
