@@ -208,7 +208,14 @@ def aliases(n_flayers: int, channels: int) -> dict[str, str]:
     return {f"fl{n_flayers}": "fdrnet", f"ch{channels}": "fdrnet"}
 
 
-def _lookup(ours: Mapping[str, dict], run: str, alias: Mapping[str, str]) -> tuple[Optional[dict], Optional[str]]:
+# Tables whose runs are trained on their own track: our ``didhy_fdrnet`` answers Table 2's ``fdrnet`` row.
+TRACK_PREFIX = {"table2": "didhy_", "table3": "deblur_", "table4": "derain_"}
+
+
+def _lookup(ours: Mapping[str, dict], run: str, alias: Mapping[str, str],
+            prefix: str = "") -> tuple[Optional[dict], Optional[str]]:
+    if prefix:
+        return (ours[prefix + run], prefix + run) if prefix + run in ours else (None, None)
     if run in ours:
         return ours[run], run
     if run in alias and alias[run] in ours:
@@ -273,7 +280,8 @@ def ours_set_for(table: PaperTable, ours: Mapping[str, dict], alias: Mapping[str
     tables, else ``moderate`` (then any set our full model has)."""
     out: dict[str, Optional[str]] = {}
     for s in table.sets:
-        have = any(isinstance((_lookup(ours, r, alias)[0] or {}).get(s), dict) for r in table.rows)
+        prefix = TRACK_PREFIX.get(table.name, "")
+        have = any(isinstance((_lookup(ours, r, alias, prefix)[0] or {}).get(s), dict) for r in table.rows)
         if have or table.name not in ABLATION_TABLES:
             out[s] = s
             continue
@@ -308,7 +316,7 @@ def compare_table(
         runs.append(INPUT_RUN)
     for run in runs:
         paper_entry = table.rows.get(run, {})
-        entry, answered = _lookup(ours, run, alias)
+        entry, answered = _lookup(ours, run, alias, TRACK_PREFIX.get(table.name, "") if run != INPUT_RUN else "")
         label = table.label(run) if run != INPUT_RUN else "Distorted input (ours)"
         if "params" in paper_entry:
             answered_p = answered or alias.get(run, run)
@@ -342,6 +350,7 @@ def has_ours(rows: list[Row]) -> bool:
 
 def is_ours(run: str) -> bool:
     """Whether this project trains/evaluates ``run`` (the paper's other methods are not re-implemented)."""
+    run = run.split("_", 1)[1] if run.split("_", 1)[0] in ("didhy", "deblur", "derain") else run
     return run in OUR_RUNS or bool(ABLATION_RE.match(run)) or bool(SEED_RE.match(run))
 
 

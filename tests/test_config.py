@@ -65,12 +65,17 @@ def test_committed_params_load():
 def test_run_names_resolve():
     cfg = config.from_dict({"ablations": {"iterations": 7}, "train": {"iterations": 9}})
     assert resolve(cfg, "fdrnet")[2] == 9
-    name, mcfg, iters, seed = resolve(cfg, "ch48")
+    name, mcfg, iters, seed = resolve(cfg, "ch48")[:4]
     assert (name, mcfg.channels, iters, seed) == ("fdrnet", 48, 7, 0)
+    track = resolve(cfg, "didhy_owan")
+    assert (track.model_name, track.train_set, track.val_set) == ("owan", "didhy_train", "didhy_test")
+    assert track.test_sets == {"didhy": "didhy_test"}
+    assert set(resolve(cfg, "fl2").test_sets) == {"mild", "moderate", "severe"}
     assert resolve(cfg, "seed2").seed == 2 and resolve(cfg, "seed2").iterations == 9
     assert resolve(cfg, "fl5")[1].n_flayers == 5
     assert resolve(cfg, "noaux")[1].use_aux is False
     assert resolve(cfg, "nofdm")[1].use_fdm is False
     assert resolve(cfg, "dncnn")[0] == "dncnn"
-    with pytest.raises(ConfigError, match="unknown run"):
-        resolve(cfg, "ch0")
+    for bad in ("ch0", "didhy_", "rain_fdrnet", "didhy_didhy_fdrnet"):
+        with pytest.raises(ConfigError, match="unknown run"):
+            resolve(cfg, bad)

@@ -6,7 +6,7 @@ Inputs: ``models/fdrnet/checkpoint.pt`` (required), ``models/{dncnn,owan}/checkp
 
 Choices (the paper is silent): the correlation uses ``analysis.patches`` evenly spaced patches of the
 training level's test set (``synthesis.train_level``, moderate), the level the model was trained on,
-and the channel responses :data:`RESPONSE_PATCHES` evenly spaced ones of those (clean); the response
+and the channel responses ``analysis.response_patches`` evenly spaced ones of those (clean); the response
 figure shows phase 1, whose FDM sees the distortions least processed (every phase's numbers are in
 the metrics). The same architecture at its seeded initialisation is measured too, so a reader can
 tell what training (and SVDO) changed from what the gain-control layers do by construction.
@@ -23,8 +23,6 @@ import torch
 from . import correlation, curves, grids, responses
 from .io import write_json
 
-GRID_CROPS = 4  # test crops per level in the Fig. 6-style grids
-RESPONSE_PATCHES = 8  # clean patches for the channel responses (31 forward passes of this many patches)
 
 
 def open_patches(set_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +105,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
             print(f"analysis: {set_dir} not found; no grid for {level}")
             continue
         g_in, g_gt = open_patches(set_dir)
-        chosen = grids.pick(len(g_in), GRID_CROPS, seed=cfg.seed + k)
+        chosen = grids.pick(len(g_in), cfg.analysis.grid_crops, seed=cfg.seed + k)
         rows = grids.build_tiles(np.asarray(g_in[chosen]), np.asarray(g_gt[chosen]), grid_models, device)
         grids.plot_grid(rows, figures_dir / f"grid_{level}.png",
                         f"{level.capitalize()} test level: {len(chosen)} crops drawn with seed {cfg.seed + k}")
@@ -141,7 +139,7 @@ def _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device,
         init = correlation.correlation_analysis(init_model, x_in, batch, device, label="init").summary()
         metrics["correlation"]["init"] = {"before": init["before"], "after": init["after"]}
 
-    resp_clean = x_gt[evenly_spaced(len(x_gt), RESPONSE_PATCHES)]
+    resp_clean = x_gt[evenly_spaced(len(x_gt), cfg.analysis.response_patches)]
     resp = responses.channel_responses(model, resp_clean, cfg.synthesis, seed=cfg.seed, batch_size=batch,
                                        device=device, distort=distort)
     responses.plot_responses(resp, figures_dir / "responses.png", phase=0)

@@ -38,7 +38,11 @@ class AblationConfig:
 class AnalysisConfig:
     """Interpretative experiment (§4.5, Fig. 8)."""
 
-    patches: int = 64  # test patches used for the correlation matrices
+    patches: int = 64  # test patches used for the correlation matrices (Fig. 8a/b)
+    response_patches: int = 8  # clean test patches for the channel responses (Fig. 8c)
+    grid_crops: int = 4  # test crops per level in the visual comparison grids (Fig. 6)
 
     def validate(self, path: str) -> None:
         require(self.patches >= 1, path, "patches", "an integer >= 1", self.patches)
+        require(self.response_patches >= 1, path, "response_patches", "an integer >= 1", self.response_patches)
+        require(self.grid_crops >= 1, path, "grid_crops", "an integer >= 1", self.grid_crops)

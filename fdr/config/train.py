@@ -18,14 +18,15 @@ class TrainConfig:
     lr_step: int = 9000
     beta: float = 1e-5  # SVDO weight (Eq. 8)
     crop: int = 0  # random crop of training patches (0 = use the whole patch)
-    checkpoint_every: int = 1000
-    val_every: int = 1000
-    val_patches: int = 256  # validation subset size (moderate test level)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only
-    channels_last: bool = False  # CUDA only
-    num_workers: int = 0
-    deterministic: bool = True
+    checkpoint_every: int = 1000  # also written at the last iteration
+    log_every: int = 100  # DVCLive: mean training loss and learning rate every this many iterations
+    val_every: int = 1000  # DVCLive: validation PSNR/SSIM every this many iterations (and at the end)
+    val_patches: int = 256  # validation subset size (evenly spaced patches of the moderate test set)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when present, else CPU
+    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only (ignored on CPU)
+    channels_last: bool = False  # channels_last memory format (CUDA and CPU; faster depthwise convs on CPU)
+    num_workers: int = 0  # DataLoader worker processes (0 = load in the training process)
+    deterministic: bool = True  # torch deterministic algorithms; CPU runs are then bit-reproducible
 
     def validate(self, path: str) -> None:
         require(self.iterations >= 1, path, "iterations", "an integer >= 1", self.iterations)
@@ -36,6 +37,7 @@ class TrainConfig:
         require(self.beta >= 0, path, "beta", "a number >= 0", self.beta)
         require(self.crop >= 0, path, "crop", "an integer >= 0", self.crop)
         require(self.checkpoint_every >= 1, path, "checkpoint_every", "an integer >= 1", self.checkpoint_every)
+        require(self.log_every >= 1, path, "log_every", "an integer >= 1", self.log_every)
         require(self.val_every >= 1, path, "val_every", "an integer >= 1", self.val_every)
         require(self.val_patches >= 1, path, "val_patches", "an integer >= 1", self.val_patches)
         require(self.num_workers >= 0, path, "num_workers", "an integer >= 0", self.num_workers)

@@ -1,0 +1,186 @@
+"""Checkpoint files: one ``checkpoint.pt`` per training run, written atomically, read safely.
+
+A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only), so it loads with
+``torch.load(weights_only=True)``: no pickled code runs when a file is opened. Keys:
+
+- ``format`` / ``version``: ``"fdr-checkpoint"`` / :data:`VERSION`;
+- ``run``, ``model_name``, ``model_cfg`` (plain dict of :class:`fdr.config.ModelConfig`);
+- ``model``, ``optimizer``, ``scheduler``, ``scaler``: ``state_dict()``s;
+- ``iteration``: optimisation steps completed;
+- ``rng``: python / numpy / torch (CPU and CUDA) generator states, ``data_order``: where the
+  training batch sequence stands (seed, epoch, position);
+- ``config`` (the whole parameter tree), ``fingerprint`` (what must match to resume),
+  ``git_revision``, ``log`` (running training statistics), ``wall_s``.
+"""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+FORMAT = "fdr-checkpoint"
+VERSION = 1
+DEFAULT_CHECKPOINT = Path("models/fdrnet/checkpoint.pt")  # written by `dvc repro` (stage train@fdrnet)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, of another format, or does not fit the model."""
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file next to ``path``, fsync it, then rename it over
+    ``path``: a reader (or a killed writer) only ever sees the old or the new complete file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete temporary files a killed :func:`atomic_write` of ``folder/name`` left behind."""
+    for tmp in Path(folder).glob(f".{name}.*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def save(path: Path, state: Mapping[str, Any]) -> None:
+    """Write checkpoint ``state`` to ``path`` atomically."""
+    state = {"format": FORMAT, "version": VERSION, **state}
+    atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def read(path: Path, map_location: Any = "cpu") -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)``; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated file, foreign pickle, ...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an fdr checkpoint (no 'format: {FORMAT}' entry)")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {state.get('version')!r}, this code reads {VERSION}")
+    return state
+
+
+def _listing(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_state_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """``model.load_state_dict(state_dict)``, failing with a message that lists every mismatch
+    (missing keys, unexpected keys, shape differences) when the architectures differ."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [
+        f"{k} {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing in checkpoint: {_listing(missing)}")
+        if unexpected:
+            parts.append(f"not in model: {_listing(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatch: {_listing(shapes)}")
+        raise CheckpointError(f"{source}: checkpoint does not fit the model architecture; " + "; ".join(parts))
+    model.load_state_dict(state_dict, strict=True)
+
+
+def model_config(state: Mapping[str, Any], source: str):
+    """The :class:`ModelConfig` stored in a checkpoint."""
+    from fdr.config import ConfigError, ModelConfig
+    from fdr.config.base import build
+
+    try:
+        return build(ModelConfig, dict(state["model_cfg"]), "model")
+    except (KeyError, ConfigError) as exc:
+        raise CheckpointError(f"{source}: stored model configuration is not usable ({exc})") from exc
+
+
+def load_model(path: Path, map_location: Any = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the trained model stored in ``path``; returns ``(model in eval mode, meta)`` where
+    ``meta`` is the checkpoint without the optimiser/scheduler/RNG states."""
+    from fdr.models import build
+
+    state = read(path, map_location)
+    cfg = model_config(state, str(path))
+    model = build(state["model_name"], cfg)
+    load_state_strict(model, state["model"], str(path))
+    model.eval()
+    meta = {k: v for k, v in state.items() if k not in ("model", "optimizer", "scheduler", "scaler", "rng")}
+    meta["model_cfg_obj"] = cfg
+    return model, meta
+
+
+# ---------------------------------------------------------------- RNG state (weights_only-safe form)
+
+def rng_state() -> dict:
+    """Python, numpy (legacy global) and torch generator states as plain data and tensors."""
+    version, mt, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state = {
+        "python": [version, list(mt), gauss],
+        "numpy": [np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos), int(np_has_gauss), float(np_gauss)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = [s.cpu() for s in state["cuda"]][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def git_revision(cwd: Optional[Path] = None) -> str:
+    """``HEAD``'s commit (with ``-dirty`` when tracked files changed), or ``unknown`` outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=cwd, capture_output=True, timeout=10)
+        return rev + ("-dirty" if dirty.returncode == 1 else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

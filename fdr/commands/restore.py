@@ -1,0 +1,135 @@
+"""``python -m fdr restore [--checkpoint CKPT] INPUT... [-o OUTDIR]``: restore your own photos.
+
+INPUT may be image files or folders (searched recursively; the folder structure is mirrored under
+OUTDIR). Each image is restored tile by tile (see :mod:`fdr.restore`) and written to
+``OUTDIR/<name>.<ext>`` atomically. An input that cannot be read is reported by name and skipped;
+the exit code is then 1. Without ``--checkpoint`` the model the pipeline last trained,
+``models/fdrnet/checkpoint.pt`` (stage ``train@fdrnet``), is used.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from fdr.checkpoint import DEFAULT_CHECKPOINT, atomic_write, load_model
+from fdr.distributed import choose_device
+from fdr.restore import IMAGE_SUFFIXES, count_tiles, restore_rows, to_uint8
+
+HELP = "restore photos (files or folders) with a trained model, tile by tile"
+MAX_PIXELS = 100_000_000
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help=f"trained model (default: {DEFAULT_CHECKPOINT}, written by `dvc repro`)")
+    p.add_argument("-o", "--output", type=Path, default=Path("restored"), help="output folder (default: restored)")
+    p.add_argument("--tile", type=int, default=256, help="tile size in pixels; 0 = whole image at once (default 256)")
+    p.add_argument("--overlap", type=int, default=16, help="tile overlap in pixels (default 16)")
+    p.add_argument("--ext", default="png", help="output format by extension: png (default), jpg, tif, webp, ...")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                   help=f"refuse images larger than this many pixels (default {MAX_PIXELS:,})")
+    p.add_argument("--overwrite", action="store_true", help="allow an output to replace an input file")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def collect(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """``[(image path, output path relative to OUTDIR without suffix)]`` and ``[(input, problem)]``."""
+    found, problems = [], []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                problems.append((raw, "folder holds no images (" + ", ".join(IMAGE_SUFFIXES) + ")"))
+            found += [(p, p.relative_to(path).with_suffix("")) for p in images]
+        elif path.is_file():
+            found.append((path, Path(path.stem)))
+        else:
+            problems.append((raw, "no such file or folder"))
+    return found, problems
+
+
+def read_image(path: Path, max_pixels: int) -> np.ndarray:
+    """Decode ``path`` to uint8 H x W x 3 RGB (EXIF orientation applied, alpha dropped). The size
+    is checked against ``max_pixels`` from the header, before any pixel is decoded."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = 2 * max_pixels + 1  # Pillow's own bomb check stays as a backstop
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ValueError(f"{w}x{h} = {w * h:,} pixels exceeds --max-pixels {max_pixels:,}")
+            im = ImageOps.exif_transpose(im)
+            return np.asarray(im.convert("RGB"))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def write_image(path: Path, array: np.ndarray) -> None:
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path.suffix}: unknown output format")
+    img = Image.fromarray(array)
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    atomic_write(path, lambda f: img.save(f, format=fmt, **options))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.tile > 0 and not 0 <= args.overlap < args.tile:
+        raise ValueError(f"--overlap: expected 0 <= overlap < tile ({args.tile}), got {args.overlap}")
+    ext = "." + args.ext.lower().lstrip(".")
+    if Image.registered_extensions().get(ext) is None:
+        raise ValueError(f"--ext: {args.ext!r} is not an image format Pillow can write")
+    ckpt = args.checkpoint or DEFAULT_CHECKPOINT
+    if not ckpt.is_file():
+        hint = ("no model has been trained yet: run `dvc repro` (stage train@fdrnet) or pass --checkpoint"
+                 if args.checkpoint is None else "pass the checkpoint.pt of a trained run")
+        raise FileNotFoundError(f"{ckpt}: checkpoint not found; {hint}")
+    device = choose_device(args.device)
+    model, meta = load_model(ckpt, map_location="cpu")
+    model.to(device)
+
+    jobs, failures = collect(args.inputs)
+    total = len(jobs) + len(failures)
+    inputs = {p.resolve() for p, _ in jobs}
+    claimed: dict[Path, Path] = {}
+    done = 0
+    for src, rel in jobs:
+        dst = args.output / rel.parent / (rel.name + ext)  # rel has no suffix; keep dots in the stem
+        try:
+            target = dst.resolve()
+            if target in inputs and not args.overwrite:
+                raise ValueError(f"output {dst} would replace an input (use --overwrite or another -o)")
+            if target in claimed:
+                raise ValueError(f"output {dst} is already written for {claimed[target]}")
+            claimed[target] = src
+            image = read_image(src, args.max_pixels)
+            h, w = image.shape[:2]
+            out = np.empty_like(image)
+            with tqdm(total=count_tiles(h, w, args.tile, args.overlap), desc=src.name, unit="tile",
+                      disable=args.quiet, leave=False) as bar:
+                for rows, block in restore_rows(model, image, args.tile, args.overlap, device, bar.update):
+                    out[rows] = to_uint8(block)
+            del image
+            write_image(dst, out)
+            done += 1
+            if not args.quiet:
+                print(f"{src} -> {dst}", file=sys.stderr)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            failures.append((str(src), str(exc) or type(exc).__name__))
+    for name, why in failures:
+        print(f"error: {name}: {why}", file=sys.stderr)
+    print(f"restored {done} of {total} input(s) with {ckpt} (iteration {meta.get('iteration')})"
+          + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,98 @@
+"""Evaluation on a patch set (``data/patches/<set>/{input,target}.npy``) with the OWAN metrics.
+
+The uint8 memmaps are read batch by batch (the set is never held in memory as floats). Each
+output is clipped to [0, 1] and compared with its target per patch (:mod:`fdr.metrics`); the
+result is the mean over patches. ``max_patches`` > 0 evaluates an evenly spaced subset (patches
+are stored image by image, so a prefix would cover only the first images).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fdr.metrics import MetricAccumulator
+
+BATCH_PIXELS_PER_ITEM = 64 * 64  # batch_size counts 64x64-sized patches; larger patches get smaller batches
+
+
+def open_set(set_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-map ``input.npy`` and ``target.npy`` and check they are matching N x P x P x 3 uint8 arrays."""
+    set_dir = Path(set_dir)
+    arrays = []
+    for name in ("input.npy", "target.npy"):
+        path = set_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: patch array not found (run the crop stage first)")
+        arr = np.load(path, mmap_mode="r")
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+            raise ValueError(f"{path}: expected a uint8 N x H x W x 3 array, got {arr.dtype} {arr.shape}")
+        arrays.append(arr)
+    if arrays[0].shape != arrays[1].shape:
+        raise ValueError(f"{set_dir}: input {arrays[0].shape} and target {arrays[1].shape} differ in shape")
+    if arrays[0].shape[0] == 0:
+        raise ValueError(f"{set_dir}: the set holds no patches")
+    return arrays[0], arrays[1]
+
+
+def subset_indices(n: int, max_patches: int = 0) -> np.ndarray:
+    """All ``n`` indices, or ``max_patches`` evenly spaced ones."""
+    if max_patches <= 0 or max_patches >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_patches).round().astype(np.int64))
+
+
+def _batches(idx: np.ndarray, batch_size: int, patch_pixels: int):
+    size = max(1, min(batch_size, batch_size * BATCH_PIXELS_PER_ITEM // max(1, patch_pixels)))
+    for start in range(0, len(idx), size):
+        yield idx[start:start + size]
+
+
+def to_float_hwc(batch_uint8: np.ndarray) -> np.ndarray:
+    """uint8 N x H x W x 3 -> float32 in [0, 1] (as torchvision's ToTensor, which OWAN's loader used)."""
+    return batch_uint8.astype(np.float32) / 255.0
+
+
+@torch.inference_mode()
+def evaluate_model(
+    model: nn.Module,
+    set_dir: Path,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    max_patches: int = 0,
+    progress: bool = False,
+    desc: Optional[str] = None,
+) -> dict:
+    """Metrics of ``model``'s outputs on ``set_dir``: ``{"psnr", "ssim", "psnr_y", "ssim_y", "patches"}``."""
+    inputs, targets = open_set(set_dir)
+    idx = subset_indices(len(inputs), max_patches)
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    acc = MetricAccumulator()
+    try:
+        with tqdm(total=len(idx), desc=desc or Path(set_dir).name, unit="patch", disable=not progress, leave=False) as bar:
+            for b in _batches(idx, batch_size, inputs.shape[1] * inputs.shape[2]):
+                x = torch.from_numpy(np.ascontiguousarray(inputs[b])).to(device).permute(0, 3, 1, 2).float().div_(255)
+                y = model(x).float().clamp_(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+                acc.add_batch(y, to_float_hwc(targets[b]))
+                bar.update(len(b))
+    finally:
+        model.train(was_training)
+    return acc.result()
+
+
+def evaluate_identity(set_dir: Path, batch_size: int = 64, max_patches: int = 0, progress: bool = False) -> dict:
+    """Metrics of the distorted input itself against the target (the tables' reference row)."""
+    inputs, targets = open_set(set_dir)
+    idx = subset_indices(len(inputs), max_patches)
+    acc = MetricAccumulator()
+    with tqdm(total=len(idx), desc=Path(set_dir).name, unit="patch", disable=not progress, leave=False) as bar:
+        for b in _batches(idx, batch_size, inputs.shape[1] * inputs.shape[2]):
+            acc.add_batch(to_float_hwc(inputs[b]), to_float_hwc(targets[b]))
+            bar.update(len(b))
+    return acc.result()

@@ -1,0 +1,113 @@
+"""Tiled restoration and the ``python -m fdr restore`` command (fdr.restore, fdr.commands.restore)."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from fdr.cli import main
+from fdr.restore import edge_weights, restore_array, restore_rows, tile_starts
+from tests.test_checkpoint import tiny_checkpoint
+from tests.test_train import one_thread  # noqa: F401 (autouse fixture)
+
+
+class LocalNet(nn.Module):
+    """Fully convolutional, receptive field 5x5 (radius 2): tiling with overlap >= 8 must be exact."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def assemble(model, image, tile, overlap):
+    out = np.zeros(image.shape, dtype=np.float32)
+    for rows, block in restore_rows(model, image, tile, overlap):
+        out[rows] = block
+    return out
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(100, 32, 16), (257, 64, 8), (64, 64, 16), (20, 64, 16), (70, 32, 31)])
+def test_tiles_cover_the_axis_with_positive_weights(length, tile, overlap):
+    starts = tile_starts(length, tile, overlap)
+    size = min(tile, length)
+    assert starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+    total = np.zeros(length)
+    for s in starts:
+        total[s:s + size] += edge_weights(size, s, length, overlap)
+    assert total.min() > 0
+
+
+def test_tiled_matches_whole_image():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(101, 133, 3), dtype=np.uint8)
+    model = LocalNet().eval()
+    whole = assemble(model, image, 0, 0)
+    for tile, overlap in ((32, 16), (48, 12), (40, 8)):
+        tiled = assemble(model, image, tile, overlap)
+        assert np.abs(tiled - whole).max() < 1e-4, (tile, overlap)
+    uint8 = restore_array(model, image, 32, 16).astype(int) - restore_array(model, image, 0, 0).astype(int)
+    assert np.abs(uint8).max() <= 1 and np.mean(uint8 != 0) < 1e-3  # rounding of near-ties only
+
+
+def test_restore_rows_comes_in_order_and_bounded_strips():
+    image = np.zeros((300, 90, 3), dtype=np.uint8)
+    pieces = list(restore_rows(LocalNet().eval(), image, 64, 16))
+    rows = [r for r, _ in pieces]
+    assert rows[0].start == 0 and rows[-1].stop == 300
+    assert all(a.stop == b.start for a, b in zip(rows, rows[1:]))
+    assert max(r.stop - r.start for r in rows) <= 64
+
+
+def _photo(path, size=(70, 50), seed=0):
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return arr
+
+
+def test_cli_restores_files_and_folders_and_reports_bad_inputs(tmp_path, capsys):
+    tiny_checkpoint(tmp_path / "model.pt")
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    _photo(src / "a.png")
+    _photo(src / "sub" / "b.jpg", size=(40, 90), seed=1)
+    (src / "broken.png").write_bytes(b"this is not an image")
+    single = tmp_path / "single.v2.png"
+    _photo(single, size=(33, 21), seed=2)
+    out = tmp_path / "out"
+    code = main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(src), str(single),
+                 str(tmp_path / "nothing.png"), "-o", str(out), "--tile", "32", "--overlap", "8", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "broken.png" in err and "nothing.png" in err and "restored 3 of 5" in err
+    assert Image.open(out / "a.png").size == (70, 50)
+    assert Image.open(out / "sub" / "b.png").size == (40, 90)
+    assert Image.open(out / "single.v2.png").size == (33, 21)
+    assert not list(out.rglob(".*.tmp"))
+
+
+def test_cli_never_writes_over_an_input_unless_asked(tmp_path, capsys):
+    tiny_checkpoint(tmp_path / "model.pt")
+    original = _photo(tmp_path / "a.png")
+    args = ["restore", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "a.png"), "-o", str(tmp_path), "--quiet"]
+    assert main(args) == 1
+    assert "would replace an input" in capsys.readouterr().err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), original)
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_cli_pixel_limit_and_missing_default_checkpoint(tmp_path, capsys, monkeypatch):
+    tiny_checkpoint(tmp_path / "model.pt")
+    _photo(tmp_path / "a.png")
+    assert main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "a.png"),
+                 "-o", str(tmp_path / "o"), "--max-pixels", "1000", "--quiet"]) == 1
+    assert "a.png: 70x50 = 3,500 pixels exceeds --max-pixels 1,000" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["restore", "a.png"]) == 2
+    err = capsys.readouterr().err
+    assert "models/fdrnet/checkpoint.pt: checkpoint not found" in err and "dvc repro" in err

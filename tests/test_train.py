@@ -1,0 +1,226 @@
+"""Trainer: outputs, batch order, resume, NaN handling, DVCLive log trimming (fdr.train).
+
+Also holds the small fixtures the other training/restore tests import: a synthetic patch folder
+in the crop stage's layout and a tiny FDR-Net configuration.
+"""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from numpy.lib.format import open_memmap
+
+from fdr import checkpoint as ckpt
+from fdr import config, distributed
+from fdr import train as trainer
+from fdr.train import BatchOrder, TrainingError, _trim_live
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_MODEL = {"channels": 8, "phases": 1, "n_flayers": 1, "pm_blocks": 0, "aux_blocks": 1}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and do not stall when other processes load the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_patch_set(folder: Path, n: int = 48, patch: int = 16, seed: int = 0) -> Path:
+    """Write ``input.npy`` / ``target.npy`` (uint8 N x P x P x 3, open_memmap) and a manifest:
+    smooth colour gratings as targets, noisy copies as inputs."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    inp = open_memmap(folder / "input.npy", mode="w+", dtype=np.uint8, shape=(n, patch, patch, 3))
+    tgt = open_memmap(folder / "target.npy", mode="w+", dtype=np.uint8, shape=(n, patch, patch, 3))
+    yy, xx = np.mgrid[0:patch, 0:patch]
+    rows = ["source,scale,y,x"]
+    for k in range(n):
+        freq, phase = rng.uniform(0.1, 0.6, 3), rng.uniform(0, 6, 3)
+        clean = 0.5 + 0.4 * np.sin(freq * (xx[..., None] + 0.7 * yy[..., None]) + phase)
+        tgt[k] = np.round(clean * 255)
+        inp[k] = np.clip(np.round(clean * 255 + rng.normal(0, 20, clean.shape)), 0, 255)
+        rows.append(f"synthetic{k},1.0,0,0")
+    inp.flush()
+    tgt.flush()
+    del inp, tgt
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def tiny_params(root: Path, **train) -> dict:
+    """A parameter tree for a tiny, fast FDR-Net run on data below ``root``."""
+    t = {"iterations": 12, "batch_size": 4, "log_every": 2, "val_every": 6, "checkpoint_every": 5,
+         "val_patches": 8, "device": "cpu", **train}
+    return {"seed": 3, "data": {"root": str(root)}, "model": dict(TINY_MODEL), "train": t,
+            "evaluate": {"batch_size": 8}}
+
+
+def write_params(tmp: Path, **train) -> Path:
+    data = tmp / "data"
+    if not (data / "patches" / "train").exists():
+        make_patch_set(data / "patches" / "train", n=48)
+        make_patch_set(data / "patches" / "test_moderate", n=12, seed=1)
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(tiny_params(data, **train)))
+    return path
+
+
+def subprocess_env(threads: int = 1) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
+    return env
+
+
+def run_inprocess(tmp: Path, out: str = "out", iterations=None, **settings) -> dict:
+    cfg = config.load(write_params(tmp, **settings))
+    patches = Path(cfg.data.root) / "patches"
+    return trainer.train(cfg, "fdrnet", tmp / out, "fdrnet", cfg.model, patches / "train", patches / "test_moderate",
+                 iterations=iterations, progress=False)
+
+
+def weights(path: Path) -> dict:
+    return ckpt.read(path)["model"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+class _Sized(torch.utils.data.Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+
+def test_global_batches_do_not_depend_on_world_size():
+    ds = _Sized(103)
+    one = BatchOrder(ds, 12, seed=5, ctx=distributed.Context())
+    for world in (2, 3, 4):
+        ranks = [BatchOrder(ds, 12, 5, distributed.Context(rank=r, world_size=world)) for r in range(world)]
+        for epoch in (0, 1):
+            single = one.epoch_batches(epoch)
+            split = [o.epoch_batches(epoch) for o in ranks]
+            assert len(single) == 103 // 12
+            for k, batch in enumerate(single):
+                assert sorted(batch) == sorted(i for part in split for i in part[k]), (world, epoch, k)
+    assert one.epoch_batches(0) != one.epoch_batches(1)
+    with pytest.raises(ValueError, match="divisible"):
+        BatchOrder(ds, 12, 5, distributed.Context(rank=0, world_size=5))
+    with pytest.raises(ValueError, match="fewer than train.batch_size"):
+        BatchOrder(_Sized(3), 12, 5, distributed.Context())
+
+
+def test_train_writes_checkpoint_logs_and_summary(tmp_path):
+    summary = run_inprocess(tmp_path)
+    out = tmp_path / "out"
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert summary["iterations"] == 12 and summary["world_size"] == 1 and summary["device"] == "cpu"
+    assert summary["params"] > 0 and np.isfinite(summary["final_loss"]) and summary["val_patches"] == 8
+    state = ckpt.read(out / "checkpoint.pt")
+    assert state["iteration"] == 12 and state["model_name"] == "fdrnet"
+    assert state["data_order"] == {"seed": 3, "epoch": 1, "position": 0, "batches_per_epoch": 12}
+    assert set(state) >= {"optimizer", "scheduler", "rng", "config", "git_revision", "fingerprint"}
+    loss = (out / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
+    assert loss[:2] == ["step", "loss"] and [int(s) for s in loss[2::2]] == [2, 4, 6, 8, 10, 12]
+    psnr = (out / "live" / "plots" / "metrics" / "val" / "psnr.tsv").read_text().split()
+    assert [int(s) for s in psnr[2::2]] == [6, 12]
+    assert not (out / "dvc.yaml").exists() and not (out / "live" / "dvc.yaml").exists()
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_resume_continues_exactly_and_settings_change_restarts(tmp_path, capsys):
+    run_inprocess(tmp_path, out="whole", iterations=12)
+    run_inprocess(tmp_path, out="split", iterations=7)  # checkpoint at 5 and at 7 (end of the budget)
+    summary = run_inprocess(tmp_path, out="split", iterations=12)  # a larger budget continues from 7
+    assert summary["resumed_from"] == 7
+    assert_same_weights(weights(tmp_path / "whole" / "checkpoint.pt"), weights(tmp_path / "split" / "checkpoint.pt"))
+    whole = (tmp_path / "whole" / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
+    split = (tmp_path / "split" / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
+    assert [int(s) for s in split[2::2]] == [2, 4, 6, 7, 8, 10, 12]  # the first budget ended with a log at 7
+    assert split[2:8] == whole[2:8] and split[-4:] == whole[-4:]
+    capsys.readouterr()
+    summary = run_inprocess(tmp_path, out="split", iterations=12, lr=3e-4)  # other settings: from scratch
+    assert summary["resumed_from"] is None
+    assert "train.lr" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = trainer.fdr_loss
+
+    def poisoned(y, t, feats, beta):
+        calls["n"] += 1
+        total, parts = real(y, t, feats, beta)
+        return (total * float("nan"), parts) if calls["n"] == 8 else (total, parts)
+
+    monkeypatch.setattr(trainer, "fdr_loss", poisoned)
+    with pytest.raises(TrainingError, match=r"iteration 8 \(not finite\).*iteration 5\) is kept"):
+        run_inprocess(tmp_path)
+    state = ckpt.read(tmp_path / "out" / "checkpoint.pt")
+    assert state["iteration"] == 5
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_trim_live_drops_rows_after_checkpoint_and_broken_summary(tmp_path):
+    metrics = tmp_path / "plots" / "metrics" / "train"
+    metrics.mkdir(parents=True)
+    (metrics / "loss.tsv").write_text("step\tloss\n2\t0.5\n4\t0.4\n6\t0.3\n8\t0.")  # last row cut by a kill
+    (tmp_path / "metrics.json").write_text('{"train": {"loss": 0.')
+    _trim_live(tmp_path, 4)
+    assert (metrics / "loss.tsv").read_text().split() == ["step", "loss", "2", "0.5", "4", "0.4"]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_stage_reports_bad_run_name(tmp_path, capsys):
+    from stages.train import main
+
+    params = write_params(tmp_path)
+    assert main(["nosuchrun", "--params", str(params)]) == 1
+    assert "nosuchrun" in capsys.readouterr().err
+
+
+def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch):
+    from stages.evaluate import main as evaluate
+
+    run_inprocess(tmp_path, out="models/fdrnet")
+    make_patch_set(tmp_path / "data" / "patches" / "test_severe", n=6, seed=2)
+    monkeypatch.chdir(tmp_path)
+    assert evaluate(["input", "--params", "params.yaml", "--no-progress"]) == 0
+    assert evaluate(["fdrnet", "--params", "params.yaml", "--no-progress"]) == 0
+    inp = json.loads((tmp_path / "reports" / "metrics" / "input.json").read_text())
+    res = json.loads((tmp_path / "reports" / "metrics" / "fdrnet.json").read_text())
+    assert set(res) == set(inp) == {"moderate", "severe"}
+    assert set(res["moderate"]) == {"psnr", "ssim", "psnr_y", "ssim_y", "patches"}
+    assert res["moderate"]["patches"] == 12 and res["severe"]["patches"] == 6
+    assert res["moderate"]["psnr"] != inp["moderate"]["psnr"]
+    (tmp_path / "params.yaml").write_text((tmp_path / "params.yaml").read_text().replace("channels: 8", "channels: 6"))
+    assert evaluate(["fdrnet", "--params", "params.yaml", "--no-progress"]) == 1  # stale checkpoint: refused
+
+
+def test_track_runs_train_and_evaluate_on_their_own_sets(tmp_path, monkeypatch):
+    from stages.evaluate import main as evaluate
+    from stages.train import main as train_stage
+
+    params = write_params(tmp_path, iterations=4)
+    make_patch_set(tmp_path / "data" / "patches" / "didhy_train", n=20, patch=24, seed=4)
+    make_patch_set(tmp_path / "data" / "patches" / "didhy_test", n=5, patch=24, seed=5)
+    monkeypatch.chdir(tmp_path)
+    assert train_stage(["didhy_fdrnet", "--params", str(params), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "models" / "didhy_fdrnet" / "summary.json").read_text())
+    assert summary["train_patches"] == 20 and summary["val_patches"] == 5
+    assert evaluate(["didhy_fdrnet", "--params", str(params), "--no-progress"]) == 0
+    res = json.loads((tmp_path / "reports" / "metrics" / "didhy_fdrnet.json").read_text())
+    assert list(res) == ["didhy"] and res["didhy"]["patches"] == 5
