@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 from fdr.checkpoint import CheckpointError, atomic_write, load_model
-from fdr.config import ConfigError, load, to_dict
+from fdr.config import ConfigError, load
 from fdr.distributed import choose_device
 from fdr.evaluate import evaluate_identity, evaluate_model
+from fdr.models import build
 from fdr.runs import resolve, test_sets
 
 def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
@@ -35,12 +36,15 @@ def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
         return {key: evaluate_identity(path, ec.batch_size, ec.max_patches, progress) for key, path in present.items()}
     path = models / run / "checkpoint.pt"
     model, meta = load_model(path)
-    expected = to_dict(spec.model_cfg)
-    if meta["model_name"] != spec.model_name or meta["model_cfg"] != expected:
-        diff = sorted(k for k in expected if meta["model_cfg"].get(k) != expected[k])
+    # Compare the architecture params.yaml gives with the checkpoint's: the fields a model does not
+    # read (FDR-Net's channels for DnCNN, say) may differ without retraining.
+    expected = {k: tuple(v.shape) for k, v in build(spec.model_name, spec.model_cfg).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if meta["model_name"] != spec.model_name or expected != got:
+        diff = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
         raise CheckpointError(
-            f"{path}: trained as {meta['model_name']} with other model settings ({', '.join(diff) or 'model name'}) "
-            f"than params.yaml gives for run {run!r}; run the train stage first"
+            f"{path}: trained as {meta['model_name']} with another architecture than params.yaml gives for run "
+            f"{run!r} ({len(diff)} tensors differ, e.g. {', '.join(diff[:3]) or 'model name'}); run the train stage first"
         )
     device = choose_device(cfg.train.device)
     model.to(device)

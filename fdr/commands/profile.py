@@ -34,7 +34,7 @@ def set_args(overlay: dict) -> list[str]:
     """``-S key=value`` pairs; values are written as YAML flow scalars/lists, which DVC parses."""
     args = []
     for key, value in overlay.items():
-        text = json.dumps(value) if isinstance(value, (list, dict)) else yaml.safe_dump(value).splitlines()[0]
+        text = json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else yaml.safe_dump(value).splitlines()[0]
         args += ["-S", f"{key}={text}"]
     return args
 
