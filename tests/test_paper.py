@@ -114,6 +114,19 @@ def test_compare_uses_didhy_when_we_have_it_and_params_from_summaries():
     assert idx["noaux", "params"].ours is None
 
 
+def test_track_tables_read_track_runs():
+    """Table 2 is answered by the runs trained on DID-HY, never by the hybrid-trained ones."""
+    tables = paper.load_tables(REPO / "reports" / "paper")
+    ours = {"fdrnet": {"didhy": {"psnr": 99.0, "ssim": 0.9}, "moderate": {"psnr": 25.0, "ssim": 0.7}},
+            "didhy_fdrnet": {"didhy": {"psnr": 21.0, "ssim": 0.6}}}
+    rows = {(r.run, r.metric): r for r in paper.compare_table(tables["table2"], ours)}
+    assert rows["fdrnet", "psnr"].ours == 21.0 and rows["fdrnet", "psnr"].ours_run == "didhy_fdrnet"
+    assert rows["dncnn", "psnr"].ours is None
+    table1 = {(r.run, r.set, r.metric): r for r in paper.compare_table(tables["table1"], ours)}
+    assert table1["fdrnet", "moderate", "psnr"].ours == 25.0
+    assert paper.is_ours("didhy_owan") and not paper.is_ours("didhy_rl_restore")
+
+
 def test_seed_spread():
     ours = {"fdrnet": metrics_for(25.0), "seed1": metrics_for(25.2), "fdrnet_seed2": metrics_for(24.8),
             "dncnn": metrics_for(10.0)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import types
-import typing
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 
@@ -46,12 +45,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             return value
         raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
     if origin in (Union, types.UnionType):
-        errors = []
         for arg in get_args(tp):
             try:
                 return _convert(arg, value, path)
-            except ConfigError as exc:
-                errors.append(exc)
+            except ConfigError:
+                pass
         raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
     if tp is type(None):
         if value is None:

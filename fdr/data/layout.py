@@ -1,7 +1,12 @@
 """Names and small readers shared by the synthesize and crop stages (no heavy imports)."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -21,3 +26,20 @@ def read_manifest(set_dir: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; run the synthesize stage first")
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+@contextmanager
+def built_aside(root: Path, name: str) -> Iterator[Path]:
+    """Yield an empty folder beside ``root/name``; when the block succeeds it replaces ``root/name``
+    in one rename, when it fails it is removed, so a half-built folder never looks complete."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.partial-"))
+    try:
+        yield tmp
+        final = root / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

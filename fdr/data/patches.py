@@ -11,9 +11,6 @@ the sample's drawn values. The whole ``data/patches`` folder is built aside and 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
@@ -24,7 +21,7 @@ import pandas as pd
 from fdr.config import Config
 
 from .imageio import read_rgb
-from .layout import SET_KEYS, parse_box, read_manifest
+from .layout import built_aside, SET_KEYS, parse_box, read_manifest
 
 STAGE_KEY = 2
 
@@ -111,22 +108,14 @@ def crop(cfg: Config, root: Optional[Path] = None, log: Callable[[str], None] = 
     names = [n for n in SET_KEYS if (synth / n / "manifest.csv").is_file()]
     if not names:
         raise FileNotFoundError(f"{synth}: no synthesized sets; run the synthesize stage first")
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".patches.partial-"))
-    final = root / "patches"
     summary = {}
-    try:
+    with built_aside(root, "patches") as tmp:
         for name in names:
             limit = cfg.crop.max_train_patches if name.endswith("train") else cfg.crop.max_test_patches
             rows = crop_set(cfg, name, root, tmp / name, limit, threads=cfg.synthesis.workers)
             summary[name] = {"patches": len(rows), "samples": int(rows["sample"].nunique()) if len(rows) else 0}
         (tmp / "summary.json").write_text(json.dumps({"patch": cfg.crop.patch, "stride": cfg.crop.stride,
                                                       "sets": summary}, indent=2) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     for name, v in summary.items():
         log(f"patches: {name:14s} {v['patches']:7d} from {v['samples']} samples")
     return summary

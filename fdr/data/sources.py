@@ -20,10 +20,7 @@ stage with an error naming the file unless ``data.skip_bad`` is true.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -35,6 +32,7 @@ from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
 from .download import fetch
 from .extract import safe_extract
+from .layout import built_aside
 from .imageio import BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
 
 RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", "kind", "target", "layout",
@@ -208,9 +206,7 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
     root = Path(root if root is not None else d.root)
     downloads = Path(downloads if downloads is not None else root / "downloads")
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".raw.partial-"))
-    final = root / "raw"
-    try:
+    with built_aside(root, "raw") as tmp:
         rows: list[dict] = []
         archives: list[dict] = []
         if d.source == "embedded":
@@ -250,12 +246,6 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
         df = pd.DataFrame(rows, columns=RAW_COLUMNS)
         df.to_csv(tmp / "manifest.csv", index=False)
         (tmp / "archives.json").write_text(json.dumps(archives, indent=2) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     counts = df.groupby(["dataset", "split", "status"]).size().to_dict() if len(df) else {}
     for (ds, sp, st), n in sorted(counts.items()):
         log(f"raw: {ds:10s} {sp:5s} {st:10s} {n}")

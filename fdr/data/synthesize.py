@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 import multiprocessing
@@ -41,7 +38,7 @@ from fdr.config import Config
 
 from . import degrade, rain
 from .imageio import BadImage, read_rgb, write_png
-from .layout import SET_KEYS
+from .layout import SET_KEYS, built_aside
 from .sources import read_raw_manifest
 
 STAGE_KEY = 1  # first element of every synthesis spawn key (crop uses 2)
@@ -334,9 +331,7 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
     raw = read_raw_manifest(root)
     sets = plan(cfg, raw)
     all_tasks = [t for ts in sets.values() for t in ts]
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".synth.partial-"))
-    final = root / "synth"
-    try:
+    with built_aside(root, "synth") as tmp:
         for name in sets:
             (tmp / name).mkdir()
         if workers > 1 and len(all_tasks) > 1:
@@ -370,12 +365,6 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
         summary = {"sets": {n: {"sources": len(sets[n]), "samples": len(r)} for n, r in by_set.items()},
                    "skipped": counts, "workers": workers, "seed": cfg.seed}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     for n, v in summary["sets"].items():
         log(f"synth: {n:14s} {v['samples']:6d} samples from {v['sources']} images")
     if counts:
