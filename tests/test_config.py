@@ -79,3 +79,13 @@ def test_run_names_resolve():
     for bad in ("ch0", "didhy_", "rain_fdrnet", "didhy_didhy_fdrnet"):
         with pytest.raises(ConfigError, match="unknown run"):
             resolve(cfg, bad)
+
+
+def test_unquoted_off_reads_as_the_word():
+    """`amp: off` is a YAML 1.1 boolean; DVC's `-S` writes it unquoted."""
+    cfg = config.from_dict(yaml.safe_load("train:\n  amp: off\n"))
+    assert cfg.train.amp == "off"
+    with pytest.raises(ConfigError, match="train.amp"):
+        config.from_dict(yaml.safe_load("train:\n  amp: on\n"))
+    with pytest.raises(ConfigError, match="train.deterministic"):
+        config.from_dict({"train": {"deterministic": "off"}})

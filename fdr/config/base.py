@@ -41,6 +41,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is Any:
         return value
     if origin is Literal:
+        if isinstance(value, bool):
+            # YAML 1.1 (and DVC's `-S` writer, which leaves `off` unquoted) reads off/on as booleans.
+            word = "on" if value else "off"
+            if word in get_args(tp):
+                return word
         if value in get_args(tp):
             return value
         raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
