@@ -320,6 +320,31 @@ def section_table6(data: ReportData) -> list[str]:
                     + [f"{_effect_text(idx.get((r, s, 'psnr')), 'paper')} / {_effect_text(idx.get((r, s, 'psnr')), 'ours')}"
                        for r in runs])
         lines += _md_table(header, body) + [""]
+    return lines + _our_sweeps(data, rows)
+
+
+def _our_sweeps(data: ReportData, rows: list) -> list[str]:
+    """Every FD-layer / channel run we trained, on the set we compare on, with its effect vs ``fdrnet``:
+    our sweep values need not be the paper's columns (the embedded default sweeps 8/16/24 channels)."""
+    ours = data.comparison.ours
+    our_set = next((r.ours_set for r in rows if r.ours_set), None)
+    model = (data.params or {}).get("model", {})
+    sweeps = (("FD-layers", "fl", model.get("n_flayers")), ("Channels", "ch", model.get("channels")))
+    lines = []
+    for title, prefix, main_value in sweeps:
+        runs = {int(r[2:]): r for r in ours if paper.ABLATION_RE.match(r) and r.startswith(prefix)}
+        if "fdrnet" in ours and isinstance(main_value, int):
+            runs.setdefault(main_value, "fdrnet")
+        if len(runs) < 2 or our_set is None:
+            continue
+        ref = _get(ours, "fdrnet", our_set, "psnr")
+        header = [f"Our sweep: {title} ({our_set})"] + [f"{v}" + (" (main)" if runs[v] == "fdrnet" else "") for v in sorted(runs)]
+        body = [[m.upper()] + [paper.fmt(_get(ours, runs[v], our_set, m), m) for v in sorted(runs)] for m in paper.SCORES]
+        body.append(["PSNR effect vs main"] + [
+            paper.fmt(None if ref is None or _get(ours, runs[v], our_set, "psnr") is None
+                      else _get(ours, runs[v], our_set, "psnr") - ref, "psnr", signed=True, missing="—")
+            for v in sorted(runs)])
+        lines += _md_table(header, body) + [""]
     return lines
 
 
