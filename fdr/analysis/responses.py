@@ -128,16 +128,18 @@ def summarize(result: dict, phase: int = 0) -> dict:
 
 
 def plot_responses(result: dict, path: str | Path, phase: int = 0) -> None:
-    """Fig. 8c: per type a level x channel heat map of the response change vs the clean patches."""
+    """Fig. 8c: per type a level x channel heat map of the response change vs the clean patches.
+
+    Each type has its own symmetric colour scale (and colour bar): the types differ in strength by an
+    order of magnitude, and Fig. 8c is about which channels respond, not how much."""
     plt = pyplot()
     delta = result["responses"][:, :, phase, :] - result["clean"][phase][None, None, :]
-    vmax = float(np.abs(delta).max()) or 1.0
     n_ch = delta.shape[-1]
     fig, axes = plt.subplots(len(DISTORTIONS), 1, figsize=(max(7.0, 0.22 * n_ch + 2.5), 8.5),
                              constrained_layout=True)
-    image = None
     for d, kind in enumerate(DISTORTIONS):
         ax = axes[d]
+        vmax = float(np.abs(delta[d]).max()) or 1.0
         image = ax.imshow(delta[d], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest",
                           extent=(-0.5, n_ch - 0.5, LEVELS[-1] + 0.5, LEVELS[0] - 0.5))
         unit = {"blur": "sigma", "noise": "sigma (0-255)", "jpeg": "quality"}[kind]
@@ -147,9 +149,8 @@ def plot_responses(result: dict, path: str | Path, phase: int = 0) -> None:
         ax.set_yticks(list(LEVELS))
         step = max(1, n_ch // 16)
         ax.set_xticks(list(range(0, n_ch, step)))
+        fig.colorbar(image, ax=ax, label="change of mean |activation|\nvs clean patches")
     axes[-1].set_xlabel("channel after the FDM")
-    fig.colorbar(image, ax=list(axes), shrink=0.9,
-                 label="mean |activation| change vs clean patches")
     s = summarize(result, phase)
     fig.suptitle(f"Channel responses after the FDM of phase {phase + 1} ({result['patches']} clean test patches)\n"
                  f"profile correlation: same type {s['within_type']:.2f}, different types {s['between_type']:.2f}",
