@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from fdr.checkpoint import atomic_write
+
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -32,11 +29,7 @@ def _clean(obj: Any) -> Any:
 
 def save_figure(fig, path: str | Path, dpi: int = 110) -> None:
     """Write a matplotlib figure as PNG atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
+    atomic_write(Path(path), lambda f: fig.savefig(f, dpi=dpi, format="png", metadata={"Software": None}))
 
 
 def pyplot():

@@ -13,13 +13,13 @@ are reduced to 8 bits by Pillow (high byte kept).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from fdr.checkpoint import atomic_write
 
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
@@ -96,25 +96,12 @@ def read_rgb(path, max_pixels: int = 100_000_000, allow_gray: bool = False) -> n
     return np.ascontiguousarray(arr)
 
 
-def _atomic_target(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
 def write_png(path, arr: np.ndarray, compress_level: int = 1) -> None:
     """Write ``uint8`` H x W x 3 as PNG atomically (temp file + ``os.replace``)."""
     path = Path(path)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{path}: expected uint8 H x W x 3, got {arr.dtype} {arr.shape}")
-    tmp = _atomic_target(path)
-    try:
-        Image.fromarray(arr).save(tmp, format="PNG", compress_level=compress_level)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG", compress_level=compress_level))
 
 
 def write_image(path, arr: np.ndarray) -> None:
@@ -123,13 +110,7 @@ def write_image(path, arr: np.ndarray) -> None:
     fmt = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".ppm": "PPM"}.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: output must be a lossless format (.png, .bmp, .tif, .tiff, .ppm)")
-    tmp = _atomic_target(path)
-    try:
-        Image.fromarray(arr).save(tmp, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format=fmt))
 
 
 def sha256_file(path, chunk: int = 1 << 20) -> str:
