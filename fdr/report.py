@@ -47,11 +47,12 @@ class ReportData:
 
 
 def git_revision(cwd: Path) -> str:
-    """``HEAD`` (with ``-dirty`` when tracked files differ), or ``unknown`` outside git."""
+    """``HEAD`` (with ``-dirty`` when tracked files other than the pipeline's own outputs, ``reports/``
+    and ``dvc.lock``, differ from it), or ``unknown`` outside git."""
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=cwd, capture_output=True, timeout=10)
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ".", ":!reports", ":!dvc.lock"], cwd=cwd, capture_output=True, timeout=10)
         return rev + ("-dirty" if dirty.returncode == 1 else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
