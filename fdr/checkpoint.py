@@ -14,16 +14,16 @@ A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only), so 
 """
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
 from torch import nn
+
+from fdr.atomic import atomic_write
 
 FORMAT = "fdr-checkpoint"
 VERSION = 1
@@ -32,34 +32,6 @@ DEFAULT_CHECKPOINT = Path("models/fdrnet/checkpoint.pt")  # written by `dvc repr
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, of another format, or does not fit the model."""
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file next to ``path``, fsync it, then rename it over
-    ``path``: a reader (or a killed writer) only ever sees the old or the new complete file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> None:

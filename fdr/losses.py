@@ -27,18 +27,33 @@ from torch import Tensor
 from fdr.models.gdn import float32_region
 
 
-def svdo(f: Tensor, normalize: bool = False) -> Tensor:
-    """SVDO of features ``f`` (B x C x H x W): mean over the batch of (lambda_max - lambda_min)^2 (Eq. 5)."""
+def _gram(f: Tensor, normalize: bool) -> Tensor:
     if f.dim() != 4:
         raise ValueError(f"svdo: expected features of shape B x C x H x W, got {tuple(f.shape)}")
     b, c, h, w = f.shape
+    m = f.float().reshape(b, c, h * w)
+    gram = m @ m.transpose(1, 2)
+    return gram / (h * w) if normalize else gram
+
+
+def _spread_sq(grams: Tensor) -> Tensor:
+    eig = torch.linalg.eigvalsh(grams)  # ascending, over any leading batch dimensions
+    return (eig[..., -1] - eig[..., 0]) ** 2
+
+
+def svdo(f: Tensor, normalize: bool = False) -> Tensor:
+    """SVDO of features ``f`` (B x C x H x W): mean over the batch of (lambda_max - lambda_min)^2 (Eq. 5)."""
     with float32_region(f.device):
-        m = f.float().reshape(b, c, h * w)
-        gram = m @ m.transpose(1, 2)
-        if normalize:
-            gram = gram / (h * w)
-        eig = torch.linalg.eigvalsh(gram)  # ascending
-        return ((eig[:, -1] - eig[:, 0]) ** 2).mean()
+        return _spread_sq(_gram(f, normalize)).mean()
+
+
+def svdo_mean(fs: Sequence[Tensor], normalize: bool = False) -> Tensor:
+    """Mean of :func:`svdo` over feature maps of one shape (the phases), with a single eigensolver call for
+    all of them: on CUDA each ``eigvalsh`` call waits for the GPU (it checks the solver's status on the host),
+    so one call per step instead of one per phase."""
+    with float32_region(fs[0].device):
+        grams = torch.stack([_gram(f, normalize) for f in fs])  # P x B x C x C
+        return _spread_sq(grams).mean(dim=1).mean()
 
 
 def fdr_loss(
@@ -58,6 +73,7 @@ def fdr_loss(
     if not outs:
         return l1, {"l1": l1.detach(), "svdo": l1.new_zeros(())}
     with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):
-        reg = torch.stack([svdo(f, normalize) for f in outs]).mean()
+        reg = svdo_mean(outs, normalize) if len({tuple(f.shape) for f in outs}) == 1 \
+            else torch.stack([svdo(f, normalize) for f in outs]).mean()
     total = l1 + beta * reg if beta > 0 else l1
     return total, {"l1": l1.detach(), "svdo": reg.detach()}

@@ -15,8 +15,10 @@
   (seed, model, optimisation settings, training data, source code of model/loss/data/trainer)
   matches; otherwise it starts from scratch and says why. With deterministic algorithms on CPU
   a run killed at any point and resumed ends with the same weights as an uninterrupted one.
-- A non-finite loss stops training with :class:`TrainingError` naming the iteration; the last
-  checkpoint (written only with finite weights) stays.
+- Losses stay on the device and are read back to the host only when something is logged, validated or
+  saved (one synchronisation per ``log_every`` steps, not one per step). A non-finite loss then stops
+  training with :class:`TrainingError` naming the first non-finite iteration; the last checkpoint (written
+  only after its losses were checked and with finite weights) stays.
 - Logs: DVCLive under ``out_dir/live`` (``train/loss``, ``train/l1``, ``train/svdo``, ``train/lr``
   every ``log_every`` iterations; ``val/psnr``, ``val/ssim`` every ``val_every``), a tqdm bar,
   and ``out_dir/summary.json`` at the end. Only rank 0 writes.
@@ -373,21 +375,41 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
         if start < total:
             batches = order.stream(start, tc.num_workers, pin_memory=cuda)
             model.train()
+            pending: list[torch.Tensor] = []  # per-iteration (loss, l1, svdo), read back at the next flush
+
+            def flush(upto: int) -> None:
+                """Read the losses of iterations ``upto - len(pending) + 1 .. upto`` back to the host (one
+                synchronisation per flush, not per step): stop at the first non-finite one, add the rest to
+                the logging sums."""
+                rows = distributed.all_mean(torch.stack(pending).float(), ctx).tolist()
+                first = upto - len(rows) + 1
+                pending.clear()
+                for i, (loss_v, l1_v, svdo_v) in enumerate(rows):
+                    if not math.isfinite(loss_v):
+                        kept = f"the last good checkpoint ({path}, iteration {last_good}) is kept" if last_good \
+                            else "no checkpoint was written yet"
+                        raise TrainingError(
+                            f"{run}: loss is {loss_v} at iteration {first + i} (not finite); stopped, {kept}")
+                    log_state["loss_sum"] += loss_v
+                    log_state["l1_sum"] += l1_v
+                    log_state["svdo_sum"] += svdo_v
+                    log_state["count"] += 1
+
             for it in range(start + 1, total + 1):  # ``it`` = optimisation steps done after this one
                 inp, tgt = next(batches)
                 x = inp.to(device, non_blocking=True).float().div_(255)
                 t = tgt.to(device, non_blocking=True).float().div_(255)
                 if channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    y, feats = net(x, return_features=True)
-                loss, parts = fdr_loss(y.float(), t, _float_feats(feats), tc.beta)  # Eq. 8, in float32
-                stats = distributed.all_mean(torch.stack([loss.detach(), parts["l1"], parts["svdo"]]).float(), ctx)
-                loss_v, l1_v, svdo_v = stats.tolist()
-                if not math.isfinite(loss_v):
-                    kept = f"the last good checkpoint ({path}, iteration {last_good}) is kept" if last_good \
-                        else "no checkpoint was written yet"
-                    raise TrainingError(f"{run}: loss is {loss_v} at iteration {it} (not finite); stopped, {kept}")
+                try:
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                        y, feats = net(x, return_features=True)
+                    loss, parts = fdr_loss(y.float(), t, _float_feats(feats), tc.beta, normalize=tc.svdo_normalize)
+                except RuntimeError:  # e.g. SVDO's eigensolver on weights an earlier non-finite step broke
+                    if pending:
+                        flush(it - 1)  # raises TrainingError naming that step, if there was one
+                    raise
+                pending.append(torch.stack([loss.detach(), parts["l1"], parts["svdo"]]))
                 lr = optimizer.param_groups[0]["lr"]
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -395,13 +417,14 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
                 scaler.update()
                 scheduler.step()  # StepLR counts iterations: x lr_decay every lr_step of them
 
-                log_state["loss_sum"] += loss_v
-                log_state["l1_sum"] += l1_v
-                log_state["svdo_sum"] += svdo_v
-                log_state["count"] += 1
                 bar.update(1)
                 last_it = it == total
-                if live is not None and (it % tc.log_every == 0 or last_it):
+                logs = it % tc.log_every == 0 or last_it
+                validates = val_dir is not None and (it % tc.val_every == 0 or last_it)
+                checkpoints = it % tc.checkpoint_every == 0 or last_it
+                if logs or validates or checkpoints:  # the same iterations on every rank (a collective)
+                    flush(it)  # before anything is logged or saved: a non-finite loss never reaches a file
+                if live is not None and logs:
                     c = log_state["count"]
                     log_state["last"] = {"iteration": it, "loss": log_state["loss_sum"] / c,
                                          "l1": log_state["l1_sum"] / c, "svdo": log_state["svdo_sum"] / c, "lr": lr}
@@ -410,14 +433,14 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
                     for key in ("loss", "l1", "svdo", "lr"):
                         live.log_metric(f"train/{key}", log_state["last"][key])
                     bar.set_postfix(loss=f"{log_state['last']['loss']:.4f}", refresh=False)
-                    if val_dir is not None and (it % tc.val_every == 0 or last_it):
+                    if validates:
                         validate(it)
                     live.next_step()
                 elif live is not None and val_dir is not None and it % tc.val_every == 0:
                     live.step = it
                     validate(it)
                     live.next_step()
-                if ctx.is_main and (it % tc.checkpoint_every == 0 or last_it):
+                if ctx.is_main and checkpoints:
                     save(it)
     finally:
         bar.close()

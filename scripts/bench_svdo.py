@@ -13,6 +13,10 @@ On a shared CPU, wall-clock times depend on the other processes' load; ``--threa
 measures the process CPU time of a single-threaded step instead, which other processes barely
 change.
 
+``--solver`` instead times full paper-size training steps with SVDO's eigensolver called once per phase
+(as ``torch.stack([svdo(f) for f in phases]).mean()``) against one call for all phases
+(``fdr.losses.svdo_mean``, what ``fdr_loss`` uses), interleaved in ``--repeats`` rounds of 20 steps.
+
 ``--step-times`` instead prints the time of one training step (forward + L1 [+ SVDO] + backward +
 Adam) per batch of 16 48x48 crops for the paper models and smaller variants, in the contiguous
 and the channels_last memory format: the figures used to size a CPU training profile.
@@ -30,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from fdr.config import ModelConfig
-from fdr.losses import fdr_loss, svdo
+from fdr.losses import fdr_loss, svdo, svdo_mean
 from fdr.models import build, count_parameters
 
 CONFIGS = {
@@ -131,12 +135,49 @@ def step_times(device: torch.device, repeats: int, batch: int = 16, patch: int =
         print(f"| {label} | {count_parameters(model):,} | {cells[0]} | {cells[1]} |", flush=True)
 
 
+def solver_ab(device: torch.device, repeats: int, steps: int = 20) -> None:
+    cfg, batch, patch = CONFIGS["paper"]
+    model = build("fdrnet", cfg, seed=0).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 3, patch, patch, generator=g).to(device)
+    t = torch.rand(batch, 3, patch, patch, generator=g).to(device)
+    ways = {
+        "per phase": lambda outs: torch.stack([svdo(f) for f in outs]).mean(),
+        "one call": lambda outs: svdo_mean(outs),
+    }
+
+    def block(reg) -> float:
+        _sync(device)
+        start = clock()
+        for _ in range(steps):
+            y, feats = model(x, return_features=True)
+            loss = torch.nn.functional.l1_loss(y, t) + 1e-5 * reg(feats["fdm_out"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(device)
+        return (clock() - start) / steps
+
+    for reg in ways.values():
+        block(reg)  # warm-up
+    times = {k: [] for k in ways}
+    for _ in range(repeats):
+        for k, reg in ways.items():
+            times[k].append(block(reg))
+    print(f"paper FDR-Net, batch {batch} x {patch}x{patch}, {repeats} rounds of {steps} steps (median, min):")
+    for k, v in times.items():
+        print(f"  eigensolver {k:9s}: {1e3 * statistics.median(v):7.1f} ms/step ({1e3 * min(v):.1f}), "
+              f"{1 / statistics.median(v):.2f} it/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
     parser.add_argument("--step-times", action="store_true", help="per-batch step times of several models instead")
+    parser.add_argument("--solver", action="store_true", help="eigensolver once per phase vs once per step")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall clock or process CPU time")
     args = parser.parse_args()
@@ -150,6 +191,9 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; {args.clock} clock; best of {args.repeats} steps (median)\n")
     if args.step_times:
         step_times(device, args.repeats)
+        return
+    if args.solver:
+        solver_ab(device, args.repeats)
         return
     print("| config | params | batch x patch | step, L1 only (ms) | step, L1 + SVDO (ms) | difference | "
           "SVDO fwd+bwd alone (ms) | alone / step |")

@@ -55,33 +55,36 @@ def main() -> int:
     items = []  # (planar float image, params, pre-JPEG uint8, clean uint8)
     t_resize = time.perf_counter()
     for img in EMBEDDED:
-        x = scaled(planar01(read_rgb(embedded_file(img))), args.base_scale)
+        u8 = read_rgb(embedded_file(img))
+        x = scaled(planar01(u8), args.base_scale)
         prev = 1.0
         for s in cfg.scales:
             x, prev = scaled(x, s / prev), s
+            # what the synthesize stage passes: the 8-bit photo itself at x1, float planes after a resize
+            xin = np.ascontiguousarray(u8.transpose(2, 0, 1)) if s == 1.0 and args.base_scale == 1.0 else x
             p = degrade.draw_params("moderate", rng, cfg)
-            pre = degrade.blur_noise_u8(x, p, np.random.default_rng(1), cfg)
-            items.append((x, p, pre, degrade.quantize(x.transpose(1, 2, 0))))
+            pre = degrade.blur_noise_u8(xin, p, np.random.default_rng(1), cfg)
+            items.append((xin, p, pre, degrade.quantize(x.transpose(1, 2, 0)), x))
     t_resize = time.perf_counter() - t_resize
-    pixels = sum(i[0].shape[1] * i[0].shape[2] for i in items)
-    patches = sum(len(grid(i[0].shape[1], i[0].shape[2], 63, 56)[0]) for i in items)
+    pixels = sum(i[4].shape[1] * i[4].shape[2] for i in items)
+    patches = sum(len(grid(i[4].shape[1], i[4].shape[2], 63, 56)[0]) for i in items)
 
     def run_synth():
         r = np.random.default_rng(1)
-        for x, p, _, _ in items:
-            degrade.distort_planar(x, p, r, cfg)
+        for xin, p, *_ in items:
+            degrade.distort_planar(xin, p, r, cfg)
 
     def run_codec_same():
-        for _, p, pre, _ in items:
+        for _, p, pre, *_ in items:
             degrade.jpeg_roundtrip(pre, p.jpeg_quality)
 
     def run_codec_clean():
-        for _, p, _, clean in items:
+        for _, p, _, clean, _ in items:
             degrade.jpeg_roundtrip(clean, p.jpeg_quality)
 
     def run_naive():
         r = np.random.default_rng(1)
-        for x, p, _, _ in items:
+        for _, p, _, _, x in items:
             naive(x.transpose(1, 2, 0), p, r)
 
     runs = {"synthesis": run_synth, "codec_same": run_codec_same, "codec_clean": run_codec_clean}

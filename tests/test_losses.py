@@ -82,3 +82,15 @@ def test_fdr_loss_without_features_or_weight():
     total, parts = fdr_loss(y, t, {"fdm_out": [f]}, beta=0.0)
     assert float(total) == 1.0 and float(parts["svdo"]) > 0  # logged, not trained
     assert not total.requires_grad
+
+
+def test_svdo_mean_is_one_solver_call_with_the_same_value_and_gradient():
+    from fdr.losses import svdo, svdo_mean
+
+    torch.manual_seed(0)
+    fs = [torch.randn(3, 8, 7, 7, requires_grad=True) for _ in range(4)]
+    per_phase = torch.stack([svdo(f) for f in fs]).mean()
+    batched = svdo_mean(fs)
+    torch.testing.assert_close(batched, per_phase)
+    for a, b in zip(torch.autograd.grad(per_phase, fs), torch.autograd.grad(batched, fs)):
+        torch.testing.assert_close(a, b)

@@ -156,22 +156,59 @@ def test_resume_continues_exactly_and_settings_change_restarts(tmp_path, capsys)
     assert "train.lr" in capsys.readouterr().err
 
 
-def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+def poison_loss(monkeypatch, at: int) -> dict:
+    """Make the trainer's loss NaN at call ``at``; returns the call counter."""
     calls = {"n": 0}
     real = trainer.fdr_loss
 
-    def poisoned(y, t, feats, beta):
+    def poisoned(y, t, feats, beta, normalize=False):
         calls["n"] += 1
-        total, parts = real(y, t, feats, beta)
-        return (total * float("nan"), parts) if calls["n"] == 8 else (total, parts)
+        total, parts = real(y, t, feats, beta, normalize)
+        return (total * float("nan"), parts) if calls["n"] == at else (total, parts)
 
     monkeypatch.setattr(trainer, "fdr_loss", poisoned)
+    return calls
+
+
+def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    poison_loss(monkeypatch, 8)
     with pytest.raises(TrainingError, match=r"iteration 8 \(not finite\).*iteration 5\) is kept"):
         run_inprocess(tmp_path)
     state = ckpt.read(tmp_path / "out" / "checkpoint.pt")
     assert state["iteration"] == 5
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_losses_are_read_back_per_flush_and_logged_means_match(tmp_path, monkeypatch):
+    seen = []
+    real = trainer.fdr_loss
+
+    def spy(y, t, feats, beta, normalize=False):
+        total, parts = real(y, t, feats, beta, normalize)
+        seen.append(float(total.detach()))
+        return total, parts
+
+    monkeypatch.setattr(trainer, "fdr_loss", spy)
+    run_inprocess(tmp_path, log_every=4, checkpoint_every=6, val_every=12)
+    rows = (tmp_path / "out" / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()[2:]
+    assert [int(s) for s in rows[::2]] == [4, 8, 12]
+    np.testing.assert_allclose([float(v) for v in rows[1::2]], np.mean(np.reshape(seen, (3, 4)), axis=1), rtol=1e-6)
+
+
+def test_nan_between_flushes_is_named_and_nothing_after_it_is_saved(tmp_path, monkeypatch):
+    calls = poison_loss(monkeypatch, 7)
+    with pytest.raises(TrainingError, match=r"iteration 7 \(not finite\).*iteration 5\) is kept"):
+        run_inprocess(tmp_path, log_every=10, val_every=10, checkpoint_every=5)
+    assert calls["n"] > 7  # not read back at every step; here the broken weights stop iteration 8's SVDO first
+    state = ckpt.read(tmp_path / "out" / "checkpoint.pt")
+    assert state["iteration"] == 5
+
+
+def test_svdo_normalize_divides_the_gram_matrix(tmp_path):
+    plain = run_inprocess(tmp_path, out="plain", iterations=2)
+    normalized = run_inprocess(tmp_path, out="normalized", iterations=2, svdo_normalize=True)
+    assert 0 < normalized["final_svdo"] < plain["final_svdo"] / 1000
 
 
 def test_trim_live_drops_rows_after_checkpoint_and_broken_summary(tmp_path):

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fdr.checkpoint import atomic_write
+from fdr.atomic import atomic_write
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

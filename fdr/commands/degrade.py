@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if explicit:
         p = dataclasses.replace(p, **explicit)
         p = dataclasses.replace(p, triple=degrade.triple_of(p.blur_sigma, p.noise_sigma, p.jpeg_quality_drawn, syn))
-    out = degrade.distort_planar(degrade.to_planar(img.astype(np.float32) / 255.0), p, rng, syn)
+    out = degrade.distort_planar(np.ascontiguousarray(img.transpose(2, 0, 1)), p, rng, syn)  # as the stage at x1
     write_image(args.output, out)
     k, m, n = p.triple
     given = ",".join(k.split("_")[0] for k in ("blur_sigma", "noise_sigma", "jpeg_quality") if k in explicit) or "none"

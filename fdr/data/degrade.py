@@ -13,20 +13,22 @@ Levels 1..10 per distortion. For a level triple (k, m, n) (blur, noise, JPEG):
 Severity of a triple = k + m + n - 2; ``LEVELS`` gives the ranges (163 / 434 / 163 triples).
 
 Numerics: float32 throughout (MATLAB uses double; every value is quantised to 8 bits before JPEG, so the
-difference only moves values lying within ~1e-5 of a rounding boundary). The separable blur runs as banded
-matrix products (BLAS) on channel planes, and the noise field comes from ``torch.Tensor.normal_`` seeded from
-the caller's numpy Generator: both several times faster than ``scipy.ndimage`` / ``Generator.standard_normal``
-(see ``scripts/bench_synthesis.py``) and deterministic on a given machine and library set.
+difference only moves values lying within ~1e-5 of a rounding boundary). The separable blur is OpenCV's
+``sepFilter2D`` per channel plane; the noise, clipping and rounding are one compiled loop
+(:mod:`fdr.data.gaussian`). Both are deterministic for a given seed (``scripts/bench_synthesis.py`` times them
+against the JPEG codec).
 """
 from __future__ import annotations
 
 import io
 import math
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional, Union
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -34,26 +36,30 @@ from threadpoolctl import ThreadpoolController
 
 from fdr.config import SynthConfig
 
+from . import gaussian
+
 LEVELS = {"mild": (9, 11), "moderate": (12, 17), "severe": (18, 20)}
 N_LEVELS = 10
-_TILE = 32  # output rows/columns per banded matrix product (fastest on 2-core AVX-512 CPU)
+_TAP_EPS = float(np.finfo(np.float32).eps)
 _CONTROLLER: Optional[ThreadpoolController] = None
 
 
 @contextmanager
 def single_thread():
-    """One BLAS and one torch thread inside: the many small products here lose to thread hand-offs otherwise
-    (the synthesize stage parallelises over images instead)."""
+    """One OpenCV, BLAS and torch thread inside: the synthesize stage parallelises over images instead, and
+    thread hand-offs on per-image work cost more than they gain on a few cores."""
     global _CONTROLLER
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
-    n = torch.get_num_threads()
+    n, n_cv = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     try:
         with _CONTROLLER.limit(limits=1, user_api="blas"):
             yield
     finally:
         torch.set_num_threads(n)
+        cv2.setNumThreads(n_cv)
 
 
 @lru_cache(maxsize=None)
@@ -135,53 +141,59 @@ def draw_params(level_or_triple: Union[str, tuple], rng: np.random.Generator, cf
 
 # ----------------------------------------------------------------------------------------------- blur
 def gaussian_kernel1d(sigma: float, size: int) -> np.ndarray:
-    """Normalised 1-D Gaussian of odd ``size`` (float64). ``fspecial('gaussian', size, sigma)`` is its outer
-    product with itself; sigma -> 0 gives the identity (delta) kernel."""
+    """Normalised 1-D Gaussian of odd ``size`` (float64); ``fspecial('gaussian', size, sigma)`` is its outer
+    product with itself. As in ``fspecial``, taps below ``eps * max`` are zeroed before normalising, with
+    float32's eps (1.2e-7: the precision the filter runs in) instead of double's; this drops only the outer
+    taps of sigma < 1.8 (|x| > 5.65 sigma, 1.6e-8 of the mass). sigma -> 0 gives the identity kernel."""
     r = size // 2
     x = np.arange(-r, r + 1, dtype=np.float64)
     if sigma <= 1e-12:
         return (x == 0).astype(np.float64)
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    g[g < _TAP_EPS * g.max()] = 0.0
     return g / g.sum()
 
 
-def _band_block(lo: int, hi: int, n: int, g: np.ndarray) -> tuple[int, int, np.ndarray]:
-    """Rows lo..hi of the n x n matrix of a replicate-border correlation with ``g``: ``(c0, c1, block)``."""
-    r = len(g) // 2
-    c0, c1 = max(0, lo - r), min(n, hi + r)
-    rows = np.arange(lo, hi)[:, None]
-    cols = np.clip(rows + np.arange(-r, r + 1)[None, :], 0, n - 1) - c0
-    block = np.zeros((hi - lo, c1 - c0), dtype=np.float64)
-    np.add.at(block, (np.broadcast_to(rows - lo, cols.shape), cols), np.broadcast_to(g, cols.shape))
-    return c0, c1, block.astype(np.float32)
+class _Scratch(threading.local):
+    """Per-thread buffers reused from image to image: a fresh multi-megabyte array costs a page fault per
+    4 KiB page on first touch, about a tenth of the synthesis time."""
+
+    def __init__(self):
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        buf = self.buffers.get(name)
+        if buf is None or buf.nbytes < nbytes:
+            buf = self.buffers[name] = np.empty(max(nbytes, 1), np.uint8)
+        return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def _correlate_axis(x: np.ndarray, g: np.ndarray, axis: int) -> np.ndarray:
-    """Replicate-border correlation of planar float32 ``x`` (C, H, W) with ``g`` along axis 1 (H) or 2 (W),
-    as banded matrix products over tiles of ``_TILE`` output lines."""
-    n, r = x.shape[axis], len(g) // 2
-    out = np.empty_like(x)
-    interior = None  # every full tile away from the borders has the same block
-    for lo in range(0, n, _TILE):
-        hi = min(n, lo + _TILE)
-        if lo >= r and hi + r <= n and hi - lo == _TILE:
-            if interior is None:
-                interior = _band_block(lo, hi, n, g)[2]
-            c0, c1, block = lo - r, hi + r, interior
-        else:
-            c0, c1, block = _band_block(lo, hi, n, g)
-        if axis == 1:
-            np.matmul(block, x[:, c0:c1, :], out=out[:, lo:hi, :])
-        else:
-            np.matmul(x[:, :, c0:c1], block.T, out=out[:, :, lo:hi])
-    return out
+_SCRATCH = _Scratch()
 
 
-def blur_planar(x: np.ndarray, sigma: float, size: int, gain: float = 1.0) -> np.ndarray:
-    """Gaussian blur of float32 planes (C, H, W) with replicate border, times ``gain``."""
+def blur_planar(x: np.ndarray, sigma: float, size: int, gain: float = 1.0,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Gaussian blur of float32 planes (C, H, W) with replicate border, times ``gain``: a separable correlation
+    per plane (``cv2.sepFilter2D``, ``BORDER_REPLICATE`` = ``imfilter(..., 'replicate')``) with the kernel's
+    zero outer taps left out. ``uint8`` planes are read as value / 255 without a float copy (the x1 scale of an
+    8-bit photo). Writes into ``out`` (float32, same shape) when given."""
+    if np.asarray(x).dtype == np.uint8:
+        x, gain = np.ascontiguousarray(x), gain / 255.0
+    else:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 3:
+        raise ValueError(f"blur_planar: expected planes C x H x W, got shape {x.shape}")
     g = gaussian_kernel1d(sigma, size)
-    with single_thread():  # gain folded into the first pass only
-        return _correlate_axis(_correlate_axis(np.ascontiguousarray(x, dtype=np.float32), g * gain, 1), g, 2)
+    nz = np.flatnonzero(g)
+    g = g[nz[0]:nz[-1] + 1]  # symmetric, so the centre stays the anchor
+    kx, ky = (g * gain).astype(np.float32), g.astype(np.float32)  # gain folded into the row pass
+    out = np.empty(x.shape, np.float32) if out is None else out
+    with single_thread():
+        for c in range(x.shape[0]):
+            cv2.sepFilter2D(x[c], cv2.CV_32F, kx, ky, dst=out[c], borderType=cv2.BORDER_REPLICATE)
+    return out
 
 
 def to_planar(img: np.ndarray) -> np.ndarray:
@@ -194,21 +206,18 @@ def apply_blur(img: np.ndarray, sigma: float, size: int = 21) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- noise
-def torch_generator(rng: np.random.Generator) -> torch.Generator:
-    """A torch CPU generator seeded from the next draw of ``rng`` (keeps numpy as the single seed source)."""
-    return torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
-
-
-def _normal_(buf: np.ndarray, mean: float, std: float, rng: np.random.Generator) -> np.ndarray:
-    torch.from_numpy(buf).normal_(mean, std, generator=torch_generator(rng))
-    return buf
+def noise_seed(rng: np.random.Generator) -> int:
+    """Seed of one noise field: the next draw of ``rng`` (numpy stays the single source of seeds)."""
+    return int(rng.integers(0, 2**63 - 1))
 
 
 def apply_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Add N(0, (sigma/255)^2) noise to a float image in [0, 1] and clip to [0, 1] (``imnoise``)."""
-    x = to_planar(img)
-    n = _normal_(np.empty_like(x), 0.0, sigma / 255.0, rng)
-    return np.clip(x + n, 0.0, 1.0).transpose(1, 2, 0)
+    """Add N(0, (sigma/255)^2) noise to a float H x W x C image in [0, 1] and clip to [0, 1] (``imnoise``).
+    The field is the one :func:`blur_noise_u8` adds for the same generator state (drawn plane by plane)."""
+    x = np.asarray(img, dtype=np.float32)
+    h, w, c = x.shape
+    n = gaussian.fill_normal((c, h, w), noise_seed(rng), 0.0, sigma / 255.0).transpose(1, 2, 0)
+    return np.clip(x + n, 0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------- JPEG
@@ -232,25 +241,35 @@ def apply_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- pipeline
-def blur_noise_u8(x: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig,
-                  noise_buffer: Optional[np.ndarray] = None) -> np.ndarray:
-    """Blur and noise on float32 planes (C, H, W) in [0, 1], quantised: the ``uint8`` H x W x 3 the JPEG gets.
-
-    Works on the 0-255 scale so quantisation folds into the same pass: the blur kernel carries the gain 255,
-    the noise carries the rounding offset 0.5, and clipping to [0.5, 255.5] followed by truncation equals
-    ``round(255 * clip(v, 0, 1))``.
-    """
+def _blur_noise_u8(x: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig,
+                   out: np.ndarray) -> np.ndarray:
+    c, h, w = x.shape
+    y = blur_planar(x, params.blur_sigma, cfg.kernel_size, gain=255.0, out=_SCRATCH.get("blur", x.shape, np.float32))
+    n = gaussian.fill_normal(None, noise_seed(rng), 0.0, params.noise_sigma,
+                             out=_SCRATCH.get("noise", (c * h, w), np.float32))
+    u = cv2.add(y.reshape(c * h, w), n, dst=_SCRATCH.get("sum", (c * h, w), np.uint8), dtype=cv2.CV_8U)
     with single_thread():
-        y = torch.from_numpy(blur_planar(x, params.blur_sigma, cfg.kernel_size, gain=255.0))
-        n = noise_buffer if noise_buffer is not None and noise_buffer.shape == tuple(y.shape) else np.empty_like(y.numpy())
-        y.add_(torch.from_numpy(_normal_(n, 0.5, params.noise_sigma, rng))).clamp_(0.5, 255.5)
-        return y.to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        return cv2.merge(list(u.reshape(c, h, w)), dst=out)
 
 
-def distort_planar(x: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig,
-                   noise_buffer: Optional[np.ndarray] = None) -> np.ndarray:
-    """Blur -> noise -> JPEG on float32 planes (C, H, W) in [0, 1]; returns the decoded ``uint8`` H x W x 3."""
-    return jpeg_roundtrip(blur_noise_u8(x, params, rng, cfg, noise_buffer), params.jpeg_quality)
+def blur_noise_u8(x: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:
+    """Blur and noise on planes (C, H, W): float32 in [0, 1] or ``uint8`` (read as value / 255), quantised: the
+    ``uint8`` H x W x C the JPEG gets.
+
+    Works on the 0-255 scale (the blur kernel carries the gain 255); OpenCV's saturating add then clips to
+    [0, 255] and rounds in one pass (``im2uint8`` of ``imnoise``'s clipped result; exact ties, a few values
+    per million, go to the even level where MATLAB rounds them up). The noise is drawn plane by plane.
+    """
+    c, h, w = np.shape(x)
+    return _blur_noise_u8(x, params, rng, cfg, np.empty((h, w, c), np.uint8))
+
+
+def distort_planar(x: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:
+    """Blur -> noise -> JPEG on planes (C, H, W), float32 in [0, 1] or ``uint8``; returns the decoded ``uint8``
+    H x W x C."""
+    c, h, w = np.shape(x)
+    u8 = _blur_noise_u8(x, params, rng, cfg, _SCRATCH.get("jpeg_in", (h, w, c), np.uint8))
+    return jpeg_roundtrip(u8, params.jpeg_quality)
 
 
 def apply(img: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:

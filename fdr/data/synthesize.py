@@ -36,7 +36,7 @@ from PIL import Image
 
 from fdr.config import Config
 
-from . import degrade, rain
+from . import degrade, gaussian, rain
 from .imageio import BadImage, read_rgb, write_png
 from .layout import SET_KEYS, built_aside
 from .sources import read_raw_manifest
@@ -165,7 +165,8 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
         return {"rows": [row]}
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=_spawn_key(task.set, task.index)))
     try:
-        clean = planar01(load(root, task.clean, cfg.data.max_pixels))
+        clean_u8 = np.ascontiguousarray(load(root, task.clean, cfg.data.max_pixels).transpose(2, 0, 1))
+        clean = planar01(clean_u8.transpose(1, 2, 0))
         degraded = planar01(load(root, task.degraded, cfg.data.max_pixels)) if task.degraded else None
     except BadImage as exc:
         return {"bad": (task.set, task.source, exc.reason, str(exc))}
@@ -197,7 +198,8 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
             if min(cur.shape[1:]) < patch:
                 continue  # this scale yields no patch (the generator's loop produces none either)
             p = degrade.draw_params(task.level, rng, syn)
-            emit(f"{base}-s{k}", degrade.distort_planar(cur, p, rng, syn), to_u8(cur), scale_index=k, scale=s,
+            exact = clean_u8 if cur is clean and syn.base_scale == 1.0 else cur  # the 8-bit photo itself at x1
+            emit(f"{base}-s{k}", degrade.distort_planar(exact, p, rng, syn), to_u8(cur), scale_index=k, scale=s,
                  **_params_record(p, task.level))
         return {"rows": rows}
     gt = scene_view(clean, syn.didhy_size)
@@ -328,6 +330,7 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
 
     root = Path(root if root is not None else cfg.data.root)
     workers = cfg.synthesis.workers if workers is None else workers
+    gaussian.warm_up()  # compiled once here and cached, so the workers load it instead of compiling
     raw = read_raw_manifest(root)
     sets = plan(cfg, raw)
     all_tasks = [t for ts in sets.values() for t in ts]

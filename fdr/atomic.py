@@ -1,0 +1,37 @@
+"""Atomic file writes: a reader, or a writer killed half-way, only ever sees the old or the new complete file.
+
+Kept free of heavy imports (no torch), so data stages and light users can write files through it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file next to ``path``, fsync it, then rename it over
+    ``path``: a reader (or a killed writer) only ever sees the old or the new complete file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
