@@ -43,8 +43,7 @@ def _spread_sq(grams: Tensor) -> Tensor:
 
 def svdo(f: Tensor, normalize: bool = False) -> Tensor:
     """SVDO of features ``f`` (B x C x H x W): mean over the batch of (lambda_max - lambda_min)^2 (Eq. 5)."""
-    with float32_region(f.device):
-        return _spread_sq(_gram(f, normalize)).mean()
+    return svdo_mean([f], normalize)
 
 
 def svdo_mean(fs: Sequence[Tensor], normalize: bool = False) -> Tensor:
@@ -73,7 +72,6 @@ def fdr_loss(
     if not outs:
         return l1, {"l1": l1.detach(), "svdo": l1.new_zeros(())}
     with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):
-        reg = svdo_mean(outs, normalize) if len({tuple(f.shape) for f in outs}) == 1 \
-            else torch.stack([svdo(f, normalize) for f in outs]).mean()
+        reg = svdo_mean(outs, normalize)
     total = l1 + beta * reg if beta > 0 else l1
     return total, {"l1": l1.detach(), "svdo": reg.detach()}

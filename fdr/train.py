@@ -16,7 +16,7 @@
   matches; otherwise it starts from scratch and says why. With deterministic algorithms on CPU
   a run killed at any point and resumed ends with the same weights as an uninterrupted one.
 - Losses stay on the device and are read back to the host only when something is logged, validated or
-  saved (one synchronisation per ``log_every`` steps, not one per step). A non-finite loss then stops
+  saved, not after every step (SVDO's eigensolver still waits for the GPU once per step). A non-finite loss then stops
   training with :class:`TrainingError` naming the first non-finite iteration; the last checkpoint (written
   only after its losses were checked and with finite weights) stays.
 - Logs: DVCLive under ``out_dir/live`` (``train/loss``, ``train/l1``, ``train/svdo``, ``train/lr``
@@ -46,8 +46,10 @@ from tqdm import tqdm
 from fdr import checkpoint as ckpt
 from fdr import distributed
 from fdr.config import Config, ModelConfig, to_dict
+from fdr.data.dataset import PatchDataset
 from fdr.evaluate import evaluate_model
 from fdr.losses import fdr_loss
+from fdr.models import build, count_parameters
 
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
@@ -57,20 +59,6 @@ LIVE = "live"
 class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss or weights, ranks out of sync); the message says where."""
 
-
-def build_model(name: str, cfg: ModelConfig, seed: int) -> nn.Module:
-    from fdr.models import build
-
-    return build(name, cfg, seed=seed)
-
-
-def open_dataset(folder: Path, crop: int, seed: int) -> Dataset:
-    from fdr.data.dataset import PatchDataset
-
-    return PatchDataset(folder, crop=crop, seed=seed)
-
-
-# ------------------------------------------------------------------------------------------ batches
 
 class BatchOrder:
     """The global batch sequence: epoch ``e`` is ``randperm(n, seed + e)`` cut into ``n // B`` batches
@@ -150,16 +138,19 @@ def code_identity() -> dict:
     return {str(f.relative_to(root)) if f.is_relative_to(root) else f.name: _file_digest(f) for f in files}
 
 
-def fingerprint(cfg: Config, model_name: str, model_cfg: ModelConfig, train_dir: Path) -> dict:
-    """Everything the weights after a given iteration depend on. The iteration budget and the
-    logging/checkpoint intervals are left out, so raising ``train.iterations`` continues a run."""
-    tc = cfg.train
+# Training settings that do not change the weights after a given iteration (the rest are fingerprinted).
+_NOT_WEIGHTS = ("iterations", "checkpoint_every", "log_every", "val_every", "val_patches", "device", "num_workers")
+
+
+def fingerprint(cfg: Config, model_name: str, model: nn.Module, train_dir: Path) -> dict:
+    """Everything the weights after a given iteration depend on: seed, architecture (tensor names and shapes,
+    so the fields of ``model`` another architecture reads do not count), every training setting except
+    ``_NOT_WEIGHTS`` (so raising ``train.iterations`` continues a run), training data and source code."""
     return {
         "seed": cfg.seed,
         "model": model_name,
-        "model_cfg": to_dict(model_cfg),
-        "train": {k: getattr(tc, k) for k in ("batch_size", "lr", "lr_decay", "lr_step", "beta", "crop",
-                                              "amp", "channels_last", "deterministic")},
+        "architecture": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "train": {k: v for k, v in to_dict(cfg.train).items() if k not in _NOT_WEIGHTS},
         "data": data_identity(train_dir),
         "code": code_identity(),
     }
@@ -233,10 +224,6 @@ def _checksum(model: nn.Module) -> list[float]:
         return [float(sum(t.sum() for t in flat)), float(sum(t.abs().sum() for t in flat))]
 
 
-def _float_feats(feats: dict) -> dict:
-    return {k: [f.float() for f in v] if isinstance(v, (list, tuple)) else v for k, v in feats.items()}
-
-
 # --------------------------------------------------------------------------------------------- train
 
 def train(
@@ -287,10 +274,10 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
     if val_dir is not None and not Path(val_dir).is_dir():
         raise FileNotFoundError(f"{val_dir}: validation patch set not found (run the crop stage first)")
 
-    dataset = open_dataset(train_dir, tc.crop, cfg.seed)
+    dataset = PatchDataset(train_dir, crop=tc.crop, seed=cfg.seed)
     order = BatchOrder(dataset, tc.batch_size, cfg.seed, ctx)
 
-    model = build_model(model_name, model_cfg, cfg.seed)
+    model = build(model_name, model_cfg, seed=cfg.seed)
     if ctx.distributed and cuda:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BN statistics over the global batch
     model = model.to(device)
@@ -302,7 +289,7 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
 
     # ---- resume
     path = out_dir / CHECKPOINT
-    fp = fingerprint(cfg, model_name, model_cfg, train_dir)
+    fp = fingerprint(cfg, model_name, model, train_dir)
     start, log_state, prior_wall, resumed = 0, {}, 0.0, False
     if ctx.is_main:
         ckpt.remove_stale_temporaries(out_dir, CHECKPOINT)
@@ -337,7 +324,7 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
             _trim_live(live_dir, start)
         live = _open_live(live_dir, resume=resumed)
 
-    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    n_params = count_parameters(model)
     git_rev = ckpt.git_revision()
     last_good = start if resumed else None
 
@@ -404,7 +391,7 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
                 try:
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                         y, feats = net(x, return_features=True)
-                    loss, parts = fdr_loss(y.float(), t, _float_feats(feats), tc.beta, normalize=tc.svdo_normalize)
+                    loss, parts = fdr_loss(y, t, feats, tc.beta, normalize=tc.svdo_normalize)  # Eq. 8, in float32
                 except RuntimeError:  # e.g. SVDO's eigensolver on weights an earlier non-finite step broke
                     if pending:
                         flush(it - 1)  # raises TrainingError naming that step, if there was one
@@ -424,21 +411,19 @@ def _train(cfg, run, out_dir, model_name, model_cfg, train_dir, val_dir, total, 
                 checkpoints = it % tc.checkpoint_every == 0 or last_it
                 if logs or validates or checkpoints:  # the same iterations on every rank (a collective)
                     flush(it)  # before anything is logged or saved: a non-finite loss never reaches a file
-                if live is not None and logs:
-                    c = log_state["count"]
-                    log_state["last"] = {"iteration": it, "loss": log_state["loss_sum"] / c,
-                                         "l1": log_state["l1_sum"] / c, "svdo": log_state["svdo_sum"] / c, "lr": lr}
-                    log_state.update(loss_sum=0.0, l1_sum=0.0, svdo_sum=0.0, count=0)
+                if live is not None and (logs or validates):
                     live.step = it
-                    for key in ("loss", "l1", "svdo", "lr"):
-                        live.log_metric(f"train/{key}", log_state["last"][key])
-                    bar.set_postfix(loss=f"{log_state['last']['loss']:.4f}", refresh=False)
+                    if logs:
+                        c = log_state["count"]
+                        log_state["last"] = {"iteration": it, "loss": log_state["loss_sum"] / c,
+                                             "l1": log_state["l1_sum"] / c, "svdo": log_state["svdo_sum"] / c,
+                                             "lr": lr}
+                        log_state.update(loss_sum=0.0, l1_sum=0.0, svdo_sum=0.0, count=0)
+                        for key in ("loss", "l1", "svdo", "lr"):
+                            live.log_metric(f"train/{key}", log_state["last"][key])
+                        bar.set_postfix(loss=f"{log_state['last']['loss']:.4f}", refresh=False)
                     if validates:
                         validate(it)
-                    live.next_step()
-                elif live is not None and val_dir is not None and it % tc.val_every == 0:
-                    live.step = it
-                    validate(it)
                     live.next_step()
                 if ctx.is_main and checkpoints:
                     save(it)

@@ -185,23 +185,13 @@ def photo_pairs(n: int, patch: int, seed: int) -> tuple[torch.Tensor, torch.Tens
             torch.from_numpy(tgt).permute(0, 3, 1, 2).contiguous())
 
 
-def svdo_normalize(cfg: Config) -> bool:
-    """``train.svdo_normalize`` where the config has it (else Eq. 5's unnormalised Gram matrix)."""
-    return bool(getattr(cfg.train, "svdo_normalize", False))
-
-
-def float_feats(feats: dict) -> dict:
-    """As fdr.train: feature lists cast to float32 for the loss."""
-    return {k: [f.float() for f in v] if isinstance(v, (list, tuple)) else v for k, v in feats.items()}
-
-
 class Step:
     """The optimisation step of ``fdr.train`` (single process) on uint8 batches."""
 
     def __init__(self, name: str, mcfg: ModelConfig, cfg: Config, device: torch.device, amp: str,
                  channels_last: bool, seed: int = 0):
         self.device, self.amp, self.channels_last, self.beta = device, amp, channels_last, cfg.train.beta
-        self.normalize = svdo_normalize(cfg)
+        self.normalize = cfg.train.svdo_normalize
         self.model = build(name, mcfg, seed=seed).to(device)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -220,7 +210,7 @@ class Step:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=self.dtype, enabled=self.amp != "off"):
             y, feats = self.model(x, return_features=True)
-        loss, parts = fdr_loss(y.float(), t, float_feats(feats), self.beta, normalize=self.normalize)
+        loss, parts = fdr_loss(y, t, feats, self.beta, normalize=self.normalize)
         stats = torch.stack([loss.detach(), parts["l1"], parts["svdo"]]).float()
         if host_read:  # a per-step read for logging and a NaN check (what fdr.train did up to 1104c2f)
             loss_v = stats.tolist()[0]
@@ -472,7 +462,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def section_correctness(cfg: Config, device: torch.device, args, clock: Clock, throughput: dict | None) -> dict:
-    batch, patch, beta, normalize = cfg.train.batch_size, cfg.crop.patch, cfg.train.beta, svdo_normalize(cfg)
+    batch, patch, beta, normalize = cfg.train.batch_size, cfg.crop.patch, cfg.train.beta, cfg.train.svdo_normalize
     mcfg = dataclasses.replace(cfg.model, name="fdrnet")
     base = build("fdrnet", mcfg, seed=0).to(device).train()
     inp, tgt = photo_pairs(batch, patch, seed=2)
@@ -494,7 +484,7 @@ def section_correctness(cfg: Config, device: torch.device, args, clock: Clock, t
                 with torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16,
                                     enabled=amp != "off"):
                     y, feats = model(x, return_features=True)
-                loss, parts = fdr_loss(y.float(), t, float_feats(feats), beta, normalize=normalize)
+                loss, parts = fdr_loss(y, t, feats, beta, normalize=normalize)
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
             grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).double()

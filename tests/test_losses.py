@@ -84,13 +84,17 @@ def test_fdr_loss_without_features_or_weight():
     assert not total.requires_grad
 
 
-def test_svdo_mean_is_one_solver_call_with_the_same_value_and_gradient():
+def test_svdo_mean_is_one_solver_call_with_the_same_value_and_gradient(monkeypatch):
     from fdr.losses import svdo, svdo_mean
 
     torch.manual_seed(0)
     fs = [torch.randn(3, 8, 7, 7, requires_grad=True) for _ in range(4)]
     per_phase = torch.stack([svdo(f) for f in fs]).mean()
+    calls = []
+    real = torch.linalg.eigvalsh
+    monkeypatch.setattr(torch.linalg, "eigvalsh", lambda a: calls.append(a.shape) or real(a))
     batched = svdo_mean(fs)
+    assert calls == [(4, 3, 8, 8)]  # one call for the four phases
     torch.testing.assert_close(batched, per_phase)
     for a, b in zip(torch.autograd.grad(per_phase, fs), torch.autograd.grad(batched, fs)):
         torch.testing.assert_close(a, b)

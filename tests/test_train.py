@@ -3,6 +3,7 @@
 Also holds the small fixtures the other training/restore tests import: a synthetic patch folder
 in the crop stage's layout and a tiny FDR-Net configuration.
 """
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -205,10 +206,19 @@ def test_nan_between_flushes_is_named_and_nothing_after_it_is_saved(tmp_path, mo
     assert state["iteration"] == 5
 
 
-def test_svdo_normalize_divides_the_gram_matrix(tmp_path):
-    plain = run_inprocess(tmp_path, out="plain", iterations=2)
-    normalized = run_inprocess(tmp_path, out="normalized", iterations=2, svdo_normalize=True)
+def test_svdo_normalize_divides_the_gram_matrix_and_retrains(tmp_path, capsys):
+    plain = run_inprocess(tmp_path, iterations=2)
+    normalized = run_inprocess(tmp_path, iterations=2, svdo_normalize=True)  # same folder: no resume
+    assert normalized["resumed_from"] is None and "train.svdo_normalize" in capsys.readouterr().err
     assert 0 < normalized["final_svdo"] < plain["final_svdo"] / 1000
+
+
+def test_fingerprint_covers_every_training_setting_but_the_listed_ones():
+    from fdr.config import TrainConfig
+    from fdr.train import _NOT_WEIGHTS
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(_NOT_WEIGHTS) <= fields and "svdo_normalize" in fields - set(_NOT_WEIGHTS)
 
 
 def test_trim_live_drops_rows_after_checkpoint_and_broken_summary(tmp_path):

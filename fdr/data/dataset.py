@@ -19,15 +19,12 @@ from torch.utils.data import Dataset
 
 
 def npy_layout(path: Path) -> tuple[tuple, np.dtype, int]:
-    """``(shape, dtype, data offset)`` of a C-ordered ``.npy`` file."""
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = reader(f)
-        offset = f.tell()
-    if fortran:
+    """``(shape, dtype, data offset)`` of a C-ordered ``.npy`` file (numpy's own header reader; opening the
+    map reads no data)."""
+    m = np.load(path, mmap_mode="r")
+    if not m.flags.c_contiguous:
         raise ValueError(f"{path}: expected a C-ordered array")
-    return shape, dtype, offset
+    return m.shape, m.dtype, m.offset
 
 
 class PatchDataset(Dataset):
