@@ -52,7 +52,7 @@ def main() -> int:
     args = ap.parse_args()
     cfg = SynthConfig()
     rng = np.random.default_rng(0)
-    items = []  # (planar float image, params, pre-JPEG uint8, clean uint8)
+    items = []  # (what distort_planar gets, params, pre-JPEG uint8, clean uint8, float planes)
     t_resize = time.perf_counter()
     for img in EMBEDDED:
         u8 = read_rgb(embedded_file(img))

@@ -14,9 +14,9 @@ Severity of a triple = k + m + n - 2; ``LEVELS`` gives the ranges (163 / 434 / 1
 
 Numerics: float32 throughout (MATLAB uses double; every value is quantised to 8 bits before JPEG, so the
 difference only moves values lying within ~1e-5 of a rounding boundary). The separable blur is OpenCV's
-``sepFilter2D`` per channel plane; the noise, clipping and rounding are one compiled loop
-(:mod:`fdr.data.gaussian`). Both are deterministic for a given seed (``scripts/bench_synthesis.py`` times them
-against the JPEG codec).
+``sepFilter2D`` per channel plane, the noise field comes from a compiled sampler (:mod:`fdr.data.gaussian`),
+and one saturating OpenCV add clips and rounds. All are deterministic for a given seed
+(``scripts/bench_synthesis.py`` times them against the JPEG codec).
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from typing import Optional, Union
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 from threadpoolctl import ThreadpoolController
 
@@ -46,19 +45,17 @@ _CONTROLLER: Optional[ThreadpoolController] = None
 
 @contextmanager
 def single_thread():
-    """One OpenCV, BLAS and torch thread inside: the synthesize stage parallelises over images instead, and
+    """One OpenCV and one BLAS thread inside: the synthesize stage parallelises over images instead, and
     thread hand-offs on per-image work cost more than they gain on a few cores."""
     global _CONTROLLER
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
-    n, n_cv = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(1)
+    n_cv = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
         with _CONTROLLER.limit(limits=1, user_api="blas"):
             yield
     finally:
-        torch.set_num_threads(n)
         cv2.setNumThreads(n_cv)
 
 
@@ -190,9 +187,8 @@ def blur_planar(x: np.ndarray, sigma: float, size: int, gain: float = 1.0,
     g = g[nz[0]:nz[-1] + 1]  # symmetric, so the centre stays the anchor
     kx, ky = (g * gain).astype(np.float32), g.astype(np.float32)  # gain folded into the row pass
     out = np.empty(x.shape, np.float32) if out is None else out
-    with single_thread():
-        for c in range(x.shape[0]):
-            cv2.sepFilter2D(x[c], cv2.CV_32F, kx, ky, dst=out[c], borderType=cv2.BORDER_REPLICATE)
+    for c in range(x.shape[0]):
+        cv2.sepFilter2D(x[c], cv2.CV_32F, kx, ky, dst=out[c], borderType=cv2.BORDER_REPLICATE)
     return out
 
 
@@ -248,8 +244,7 @@ def _blur_noise_u8(x: np.ndarray, params: DistortionParams, rng: np.random.Gener
     n = gaussian.fill_normal(None, noise_seed(rng), 0.0, params.noise_sigma,
                              out=_SCRATCH.get("noise", (c * h, w), np.float32))
     u = cv2.add(y.reshape(c * h, w), n, dst=_SCRATCH.get("sum", (c * h, w), np.uint8), dtype=cv2.CV_8U)
-    with single_thread():
-        return cv2.merge(list(u.reshape(c, h, w)), dst=out)
+    return cv2.merge(list(u.reshape(c, h, w)), dst=out)
 
 
 def blur_noise_u8(x: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:

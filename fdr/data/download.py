@@ -14,7 +14,6 @@ A ``url`` without a scheme (or ``file://``) is a local archive the user placed: 
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -61,14 +60,6 @@ def verify_local(url: str, size: Optional[int], sha256: Optional[str]) -> tuple[
     if not path.is_file():
         raise DownloadError(f"{path}: archive not found (expected a file placed there, or an http(s) URL)")
     return path, _check(path, size, sha256, str(path))
-
-
-def _hash_prefix(path: Path) -> "hashlib._Hash":
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h
 
 
 def _attempt(url: str, part: Path, size: Optional[int], timeout: float, progress: bool, desc: str) -> None:

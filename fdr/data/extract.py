@@ -8,15 +8,13 @@ that is renamed to ``dest`` only when complete, so a folder named ``dest`` is al
 """
 from __future__ import annotations
 
-import os
-import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from .download import DownloadError
+from .layout import built_aside
 
 COPY_CHUNK = 1 << 20
 
@@ -110,19 +108,9 @@ def safe_extract(archive, dest, max_bytes: int) -> int:
     """Extract ``archive`` (zip or tar, any compression tarfile reads) into ``dest``; returns the file count.
     ``dest`` is replaced only after a complete extraction."""
     archive, dest = Path(archive), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
-    try:
+    with built_aside(dest.parent, dest.name) as tmp:
         if zipfile.is_zipfile(archive):
-            count = _extract_zip(archive, tmp, max_bytes)
-        elif tarfile.is_tarfile(archive):
-            count = _extract_tar(archive, tmp, max_bytes)
-        else:
-            raise DownloadError(f"{archive}: not a zip or tar archive")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-        return count
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            return _extract_zip(archive, tmp, max_bytes)
+        if tarfile.is_tarfile(archive):
+            return _extract_tar(archive, tmp, max_bytes)
+        raise DownloadError(f"{archive}: not a zip or tar archive")

@@ -1,8 +1,8 @@
 """Gaussian noise field of the synthesis (``imnoise``'s additive N(0, sigma^2)), drawn by a compiled sampler.
 
-After the blur, the noise is the costliest step of the protocol: numpy's and torch's generators cost 2.4-7.6 ns
-per value on the project's CPU, as much as the JPEG codec itself. This sampler (numba) costs about 1.2 ns per
-value (``scripts/bench_synthesis.py``, reports/benchmarks.md).
+After the blur, the noise is the costliest step of the protocol: on the project's CPU torch's ``normal_`` costs
+2.4 ns per value and numpy's generators 6.8-9.0 ns, more than the JPEG codec's 2.2 ns per value. This sampler
+(numba) costs 1.2-1.3 ns per value (reports/benchmarks.md).
 
 Method (inverse transform):
 

@@ -5,7 +5,8 @@ same for ``x`` (the generator's ``for x = 1:stride:hei-size_input+1`` loops), ro
 ``crop.max_train_patches`` (sets ending in ``train``) or ``crop.max_test_patches`` (the others) a seeded subset
 is kept (``SeedSequence(seed, spawn_key=(2, set key))``, sorted), chosen before any pixel is read. The arrays
 ``input.npy`` / ``target.npy`` (N x P x P x 3, NHWC) are written through ``numpy.lib.format.open_memmap``
-one image at a time, so memory stays at a few images whatever N is; ``manifest.csv`` has one row per patch with
+one image at a time, with at most two images per reading thread decoded ahead, so memory stays at a few
+images whatever N is; ``manifest.csv`` has one row per patch with
 the sample's drawn values. The whole ``data/patches`` folder is built aside and renamed when complete.
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ def crop_set(cfg: Config, set_name: str, root: Path, out: Path, max_patches: int
     n = len(pos)
     inp = _write_array(out / "input.npy", n, patch)
     tgt = _write_array(out / "target.npy", n, patch)
-    samples = np.unique(pos[:, 0]) if n else np.zeros(0, dtype=np.int64)
+    samples = np.unique(pos[:, 0])
     mp = cfg.data.max_pixels
 
     def read_pair(i: int):
@@ -81,19 +82,22 @@ def crop_set(cfg: Config, set_name: str, root: Path, out: Path, max_patches: int
         return a, b
 
     start = 0
+    window = 2 * max(1, threads)  # images decoded ahead at most: memory stays bounded whatever N is
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:  # decoding releases the GIL
-        for i, (a, b) in zip(samples, ex.map(read_pair, samples)):
-            stop = start + int(np.searchsorted(pos[start:, 0], i, side="right"))
-            for j in range(start, stop):
-                y, x = int(pos[j, 1]), int(pos[j, 2])
-                inp[j] = a[y:y + patch, x:x + patch]
-                tgt[j] = b[y:y + patch, x:x + patch]
-            start = stop
+        for first in range(0, len(samples), window):
+            chunk = samples[first:first + window]
+            for i, (a, b) in zip(chunk, ex.map(read_pair, chunk)):
+                stop = start + int(np.searchsorted(pos[start:, 0], i, side="right"))
+                for j in range(start, stop):
+                    y, x = int(pos[j, 1]), int(pos[j, 2])
+                    inp[j] = a[y:y + patch, x:x + patch]
+                    tgt[j] = b[y:y + patch, x:x + patch]
+                start = stop
     for arr in (inp, tgt):
         if arr is not None:
             arr.flush()
     del inp, tgt
-    rows = man.iloc[pos[:, 0]].reset_index(drop=True) if n else man.iloc[0:0].reset_index(drop=True)
+    rows = man.iloc[pos[:, 0]].reset_index(drop=True)
     rows.insert(0, "patch", np.arange(n))
     rows.insert(1, "y", pos[:, 1])
     rows.insert(2, "x", pos[:, 2])

@@ -165,8 +165,8 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
         return {"rows": [row]}
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=_spawn_key(task.set, task.index)))
     try:
-        clean_u8 = np.ascontiguousarray(load(root, task.clean, cfg.data.max_pixels).transpose(2, 0, 1))
-        clean = planar01(clean_u8.transpose(1, 2, 0))
+        clean_u8 = load(root, task.clean, cfg.data.max_pixels)  # H x W x 3
+        clean = planar01(clean_u8)
         degraded = planar01(load(root, task.degraded, cfg.data.max_pixels)) if task.degraded else None
     except BadImage as exc:
         return {"bad": (task.set, task.source, exc.reason, str(exc))}
@@ -198,9 +198,11 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
             if min(cur.shape[1:]) < patch:
                 continue  # this scale yields no patch (the generator's loop produces none either)
             p = degrade.draw_params(task.level, rng, syn)
-            exact = clean_u8 if cur is clean and syn.base_scale == 1.0 else cur  # the 8-bit photo itself at x1
-            emit(f"{base}-s{k}", degrade.distort_planar(exact, p, rng, syn), to_u8(cur), scale_index=k, scale=s,
-                 **_params_record(p, task.level))
+            if cur is clean and syn.base_scale == 1.0:  # the 8-bit photo itself at x1: no float round trip
+                inp, gt = degrade.distort_planar(np.ascontiguousarray(clean_u8.transpose(2, 0, 1)), p, rng, syn), clean_u8
+            else:
+                inp, gt = degrade.distort_planar(cur, p, rng, syn), to_u8(cur)
+            emit(f"{base}-s{k}", inp, gt, scale_index=k, scale=s, **_params_record(p, task.level))
         return {"rows": rows}
     gt = scene_view(clean, syn.didhy_size)
     src = scene_view(degraded, syn.didhy_size) if degraded is not None else gt
@@ -302,9 +304,6 @@ _WORKER: dict = {}
 
 
 def _init_worker(cfg: Config, root: str, out: str) -> None:
-    import torch
-
-    torch.set_num_threads(1)
     _WORKER.update(cfg=cfg, root=Path(root), out=Path(out))
 
 
