@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from fdr import config
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference" / "e2e.json"
 OVERLAY = ROOT / "tests" / "reference" / "e2e_params.yaml"
@@ -29,22 +31,12 @@ TOLERANCE_DB = 0.05  # |PSNR - reference| allowed (CPU, deterministic algorithms
 MARGIN_DB = 0.5  # the trained model must beat the distorted input by at least this much
 
 
-def _merge(tree: dict, dotted: dict) -> dict:
-    for key, value in dotted.items():
-        node = tree
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return tree
-
-
 def run(workdir: Path) -> dict:
     workdir = Path(workdir)
     for name in ("fdr", "stages"):
         shutil.copytree(ROOT / name, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
-    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(OVERLAY.read_text()))
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    cfg = config.from_dict(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(OVERLAY.read_text()))
+    (workdir / "params.yaml").write_text(yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
     env = dict(os.environ, PYTHONPATH=str(workdir))
     steps = [["download"], ["synthesize"], ["crop"], ["train", "fdrnet", "--no-progress"],
              ["evaluate", "input", "--no-progress"], ["evaluate", "fdrnet", "--no-progress"]]

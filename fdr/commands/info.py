@@ -10,14 +10,13 @@ device, so nothing is computed or allocated.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fdr import config
+from fdr import config, runs
 from fdr.config import ModelConfig
 from fdr.models import VARIANT_LABELS, build, count_parameters, paper_variants
 
@@ -46,16 +45,10 @@ def _row(key: str, name: str, cfg: ModelConfig, label: str) -> dict:
     return {"key": key, "label": label, "model": name, **measure(name, cfg), "config": config.to_dict(cfg)}
 
 
-def current_variants(cfg: ModelConfig) -> dict[str, tuple[str, ModelConfig]]:
-    """The main model, its Table 5 ablations and the baselines as ``params.yaml``'s model section defines them."""
-    fdr = dataclasses.replace(cfg, name="fdrnet")
-    return {
-        "fdrnet": ("fdrnet", fdr),
-        "nofdm": ("fdrnet", dataclasses.replace(fdr, use_fdm=False)),
-        "noaux": ("fdrnet", dataclasses.replace(fdr, use_aux=False)),
-        "dncnn": ("dncnn", dataclasses.replace(cfg, name="dncnn")),
-        "owan": ("owan", dataclasses.replace(cfg, name="owan")),
-    }
+def current_variants(cfg: config.Config) -> dict[str, tuple[str, ModelConfig]]:
+    """The main model, its Table 5 ablations and the baselines as ``params.yaml`` defines them."""
+    specs = {run: runs.resolve(cfg, run) for run in ("fdrnet", "nofdm", "noaux", "dncnn", "owan")}
+    return {run: (spec.model_name, spec.model_cfg) for run, spec in specs.items()}
 
 
 def _describe(cfg: ModelConfig, name: str) -> str:
@@ -78,7 +71,7 @@ def collect(params: str | None) -> dict:
     path = Path(params or DEFAULT_PARAMS)
     if params is None and not path.is_file():
         return out
-    cfg = config.load(path).model
+    cfg = config.load(path)
     out["current"] = {
         "params_file": str(path),
         "variants": [_row(k, n, c, _describe(c, n)) for k, (n, c) in current_variants(cfg).items()],

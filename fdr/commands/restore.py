@@ -18,11 +18,12 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from fdr.checkpoint import DEFAULT_CHECKPOINT, atomic_write, load_model
+from fdr.config import DataConfig
 from fdr.distributed import choose_device
-from fdr.restore import IMAGE_SUFFIXES, count_tiles, restore_rows, to_uint8
+from fdr.restore import IMAGE_SUFFIXES, count_tiles, restore_array
 
 HELP = "restore photos (files or folders) with a trained model, tile by tile"
-MAX_PIXELS = 100_000_000
+MAX_PIXELS = DataConfig.max_pixels  # the same limit as the pipeline's data.max_pixels default
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -116,11 +117,9 @@ def run(args: argparse.Namespace) -> int:
             claimed[target] = src
             image = read_image(src, args.max_pixels)
             h, w = image.shape[:2]
-            out = np.empty_like(image)
             with tqdm(total=count_tiles(h, w, args.tile, args.overlap), desc=src.name, unit="tile",
                       disable=args.quiet, leave=False) as bar:
-                for rows, block in restore_rows(model, image, args.tile, args.overlap, device, bar.update):
-                    out[rows] = to_uint8(block)
+                out = restore_array(model, image, args.tile, args.overlap, device, bar.update)
             del image
             write_image(dst, out)
             done += 1
