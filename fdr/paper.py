@@ -80,10 +80,6 @@ class PaperTable:
     def label(self, run: str) -> str:
         return self.labels.get(run, run)
 
-    @property
-    def has_params(self) -> bool:
-        return any("params" in entry for entry in self.rows.values())
-
 
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -462,3 +458,11 @@ def compare(
     for name, table in tables.items():
         result.rows[name] = compare_table(table, ours, summaries, alias)
     return result
+
+
+def load_fig8(path: str | Path = PAPER_DIR / "fig8.json") -> Optional[dict]:
+    """The paper's Fig. 8 correlation averages (``reports/paper/fig8.json``), or None when absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("correlation")

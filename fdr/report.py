@@ -9,7 +9,6 @@ the distorted input). Methods the paper compares with but this project does not 
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -108,20 +107,19 @@ def collect(root: str | Path = ".", params_path: str = "params.yaml", use_dvc: b
         alias = paper.aliases(cfg.model.n_flayers, cfg.model.channels)
     tables = paper.load_tables(root / paper.PAPER_DIR)
     ours, how = paper.read_metrics(paper.METRICS_DIR, use_dvc=use_dvc, cwd=root)
+    analysis = ours.pop("analysis", None)  # the analyze stage's metrics file, not a run
     summaries = paper.read_summaries(root / paper.MODELS_DIR)
     comparison = paper.Comparison(source, how, tables, ours=ours)
     for name, table in tables.items():
         comparison.rows[name] = paper.compare_table(table, ours, summaries, alias)
-    analysis_path = root / paper.METRICS_DIR / "analysis.json"
-    fig8_path = root / paper.PAPER_DIR / "fig8.json"
     choices_path = root / "reports" / "choices.md"
     data = ReportData(
         comparison=comparison,
         summaries=summaries,
         spread=paper.seed_spread(ours),
         params=params,
-        analysis=json.loads(analysis_path.read_text()) if analysis_path.is_file() else None,
-        fig8=json.loads(fig8_path.read_text()).get("correlation") if fig8_path.is_file() else None,
+        analysis=analysis,
+        fig8=paper.load_fig8(root / paper.PAPER_DIR / "fig8.json"),
         choices=choices_path.read_text() if choices_path.is_file() else None,
         git_revision=git_revision(root),
         machine=machine(),

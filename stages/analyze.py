@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from fdr.analysis.run import analyze, load_fig8
+from fdr.analysis.run import analyze
+from fdr.paper import load_fig8
 from fdr.config import ConfigError, load
 
 

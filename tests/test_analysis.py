@@ -9,7 +9,7 @@ from PIL import Image
 from torch import nn
 
 from fdr.analysis import correlation, curves, grids, responses
-from fdr.analysis.run import analyze, evenly_spaced
+from fdr.analysis.run import analyze
 from fdr.config import SynthConfig, from_dict
 
 
@@ -242,9 +242,3 @@ def test_analyze_writes_metrics_and_figures(tmp_path):
     (models / "fdrnet" / "checkpoint.pt").unlink()
     with pytest.raises(FileNotFoundError, match="fdrnet/checkpoint.pt"):
         analyze(cfg, models, figures, metrics_path, loader=loader, builder=builder, distort=fake_distort)
-
-
-def test_evenly_spaced():
-    assert list(evenly_spaced(10, 20)) == list(range(10))
-    idx = evenly_spaced(100, 5)
-    assert idx[0] == 0 and idx[-1] == 99 and len(idx) == 5

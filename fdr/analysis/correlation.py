@@ -9,7 +9,7 @@ all samples has no correlation: its row/column is NaN and left out of the mean (
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -79,7 +79,6 @@ class CorrelationResult:
     samples: int
     patches: int
     label: str = "trained"
-    extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         b = [mean_abs_offdiag(m) for m in self.before]

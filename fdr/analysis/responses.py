@@ -28,21 +28,21 @@ from .io import pyplot, save_figure
 
 DISTORTIONS = ("blur", "noise", "jpeg")
 LEVELS = tuple(range(1, 11))
+RANGE_KEYS = {"blur": "blur_sigma", "noise": "noise_sigma", "jpeg": "jpeg_quality"}
 TITLES = {"blur": "Gaussian blur", "noise": "Gaussian noise", "jpeg": "JPEG compression"}
 
 
 def level_value(kind: str, level: int, synth) -> float:
-    """The fixed strength used for ``kind`` at ``level`` (midpoint of the level's interval)."""
+    """The fixed strength used for ``kind`` at ``level``: the midpoint of the level's interval
+    (:func:`fdr.data.degrade.level_ranges`; the JPEG quality rounded as the synthesis rounds it)."""
+    from fdr.data import degrade
+
     if level not in LEVELS:
         raise ValueError(f"level: expected 1..10, got {level!r}")
-    if kind == "blur":
-        return synth.blur_sigma_step * (level - 0.5)
-    if kind == "noise":
-        return synth.noise_sigma_step * (level - 0.5)
-    if kind == "jpeg":
-        q = synth.jpeg_quality
-        return float(math.floor((q[level - 1] + q[level]) / 2 + 0.5))
-    raise ValueError(f"distortion: expected one of {', '.join(DISTORTIONS)}, got {kind!r}")
+    if kind not in RANGE_KEYS:
+        raise ValueError(f"distortion: expected one of {', '.join(DISTORTIONS)}, got {kind!r}")
+    lo, hi = degrade.level_ranges((level, level, level), synth)[RANGE_KEYS[kind]]
+    return float(degrade.round_quality((lo + hi) / 2)) if kind == "jpeg" else (lo + hi) / 2
 
 
 def degrade_distort(kind: str, image: np.ndarray, value: float, rng: np.random.Generator, synth) -> np.ndarray:

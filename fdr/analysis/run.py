@@ -13,45 +13,18 @@ tell what training (and SVDO) changed from what the gain-control layers do by co
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from fdr.distributed import choose_device
+from fdr.evaluate import open_set, subset_indices
+
 from . import correlation, curves, grids, responses
 from .io import write_json
 
-
-
-def open_patches(set_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-mapped uint8 ``input.npy`` / ``target.npy`` (N x P x P x 3) of one patch set."""
-    arrays = []
-    for name in ("input.npy", "target.npy"):
-        path = Path(set_dir) / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: patch array not found (run the crop stage first)")
-        arr = np.load(path, mmap_mode="r")
-        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
-            raise ValueError(f"{path}: expected a non-empty uint8 N x H x W x 3 array, got {arr.dtype} {arr.shape}")
-        arrays.append(arr)
-    if arrays[0].shape != arrays[1].shape:
-        raise ValueError(f"{set_dir}: input {arrays[0].shape} and target {arrays[1].shape} differ in shape")
-    return arrays[0], arrays[1]
-
-
-def evenly_spaced(n: int, count: int) -> np.ndarray:
-    """``count`` evenly spaced indices of ``range(n)`` (patches are stored image by image)."""
-    if count >= n:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, count).round().astype(np.int64))
-
-
-def pick_device(setting: str) -> torch.device:
-    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def _load_optional(models_dir: Path, run: str, loader: Callable, device) -> Optional[torch.nn.Module]:
@@ -71,7 +44,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
     if builder is None:
         from fdr.models import build as builder
     models_dir, figures_dir = Path(models_dir), Path(figures_dir)
-    device = pick_device(cfg.train.device)
+    device = choose_device(cfg.train.device)
     batch = max(1, min(cfg.evaluate.batch_size, 32))
     patches = Path(cfg.data.root) / "patches"
 
@@ -79,8 +52,8 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
     if not main_ckpt.is_file():
         raise FileNotFoundError(f"{main_ckpt}: the trained FDR-Net is required for the analysis (train stage)")
     model, meta = loader(main_ckpt, map_location=device)
-    inputs, targets = open_patches(patches / f"test_{cfg.synthesis.train_level}")
-    idx = evenly_spaced(len(inputs), cfg.analysis.patches)
+    inputs, targets = open_set(patches / f"test_{cfg.synthesis.train_level}")
+    idx = subset_indices(len(inputs), cfg.analysis.patches)
     x_in, x_gt = np.asarray(inputs[idx]), np.asarray(targets[idx])
 
     metrics: dict = {}
@@ -104,7 +77,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
         if not (set_dir / "input.npy").is_file():
             print(f"analysis: {set_dir} not found; no grid for {level}")
             continue
-        g_in, g_gt = open_patches(set_dir)
+        g_in, g_gt = open_set(set_dir)
         chosen = grids.pick(len(g_in), cfg.analysis.grid_crops, seed=cfg.seed + k)
         rows = grids.build_tiles(np.asarray(g_in[chosen]), np.asarray(g_gt[chosen]), grid_models, device)
         grids.plot_grid(rows, figures_dir / f"grid_{level}.png",
@@ -139,7 +112,7 @@ def _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device,
         init = correlation.correlation_analysis(init_model, x_in, batch, device, label="init").summary()
         metrics["correlation"]["init"] = {"before": init["before"], "after": init["after"]}
 
-    resp_clean = x_gt[evenly_spaced(len(x_gt), cfg.analysis.response_patches)]
+    resp_clean = x_gt[subset_indices(len(x_gt), cfg.analysis.response_patches)]
     resp = responses.channel_responses(model, resp_clean, cfg.synthesis, seed=cfg.seed, batch_size=batch,
                                        device=device, distort=distort)
     responses.plot_responses(resp, figures_dir / "responses.png", phase=0)
@@ -157,11 +130,3 @@ def _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device,
                       "responses": resp["responses"].tolist()},
     }
     return metrics, details
-
-
-def load_fig8(path: Path) -> Optional[dict]:
-    """The paper's Fig. 8 correlation averages (``reports/paper/fig8.json``), or None when absent."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("correlation")
