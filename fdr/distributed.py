@@ -70,11 +70,6 @@ def all_gather_floats(values: list[float], ctx: Context) -> list[list[float]]:
     return out
 
 
-def barrier(ctx: Context) -> None:
-    if ctx.distributed:
-        dist.barrier()
-
-
 def teardown(ctx: Context) -> None:
     if ctx.distributed and dist.is_initialized():
         dist.destroy_process_group()

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from fdr.checkpoint import CheckpointError, atomic_write, load_model
+from fdr.checkpoint import CheckpointError, atomic_write, load_state_strict, read
 from fdr.config import ConfigError, load
 from fdr.distributed import choose_device
 from fdr.evaluate import evaluate_identity, evaluate_model
@@ -35,17 +35,16 @@ def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
     if spec is None:
         return {key: evaluate_identity(path, ec.batch_size, ec.max_patches, progress) for key, path in present.items()}
     path = models / run / "checkpoint.pt"
-    model, meta = load_model(path)
-    # Compare the architecture params.yaml gives with the checkpoint's: the fields a model does not
-    # read (FDR-Net's channels for DnCNN, say) may differ without retraining.
-    expected = {k: tuple(v.shape) for k, v in build(spec.model_name, spec.model_cfg).state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    if meta["model_name"] != spec.model_name or expected != got:
-        diff = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
-        raise CheckpointError(
-            f"{path}: trained as {meta['model_name']} with another architecture than params.yaml gives for run "
-            f"{run!r} ({len(diff)} tensors differ, e.g. {', '.join(diff[:3]) or 'model name'}); run the train stage first"
-        )
+    state = read(path)
+    # The architecture params.yaml gives must fit the checkpoint; fields a model does not read (FDR-Net's
+    # channels for DnCNN, say) may differ without retraining.
+    stale = f"{path} (run {run!r}: trained with another architecture than params.yaml gives; run the train stage first)"
+    if state.get("model_name") != spec.model_name:
+        raise CheckpointError(f"{stale}: trained as {state.get('model_name')!r}, params.yaml gives {spec.model_name!r}")
+    model = build(spec.model_name, spec.model_cfg)
+    load_state_strict(model, state["model"], stale)
+    model.eval()
+    del state
     device = choose_device(cfg.train.device)
     model.to(device)
     return {key: evaluate_model(model, p, ec.batch_size, device, ec.max_patches, progress, desc=f"{run} {key}")

@@ -239,7 +239,7 @@ def test_stage_reports_bad_run_name(tmp_path, capsys):
     assert "nosuchrun" in capsys.readouterr().err
 
 
-def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch):
+def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch, capsys):
     from stages.evaluate import main as evaluate
 
     run_inprocess(tmp_path, out="models/fdrnet")
@@ -254,7 +254,9 @@ def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch):
     assert res["moderate"]["patches"] == 12 and res["severe"]["patches"] == 6
     assert res["moderate"]["psnr"] != inp["moderate"]["psnr"]
     (tmp_path / "params.yaml").write_text((tmp_path / "params.yaml").read_text().replace("channels: 8", "channels: 6"))
+    capsys.readouterr()
     assert evaluate(["fdrnet", "--params", "params.yaml", "--no-progress"]) == 1  # stale checkpoint: refused
+    assert "run the train stage first" in capsys.readouterr().err
 
 
 def test_track_runs_train_and_evaluate_on_their_own_sets(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Pipeline sections of ``params.yaml``: ``evaluate``, ``ablations``, ``analysis`` and ``report``."""
+"""Pipeline sections of ``params.yaml``: ``evaluate``, ``ablations`` and ``analysis``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
