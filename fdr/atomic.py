@@ -1,12 +1,15 @@
-"""Atomic file writes: a reader, or a writer killed half-way, only ever sees the old or the new complete file.
+"""Atomic file writes (bytes, text, JSON): a reader, or a writer killed half-way, only ever sees the old or the
+new complete file.
 
 Kept free of heavy imports (no torch), so data stages and light users can write files through it.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write(path: Path, write) -> None:
@@ -35,3 +38,23 @@ def atomic_write(path: Path, write) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically."""
+    atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def write_json(path: Path, data: Any, sort_keys: bool = False) -> None:
+    """Write ``data`` as indented JSON with a trailing newline, atomically; NaN is written as null."""
+    write_text(path, json.dumps(_no_nan(data), indent=2, sort_keys=sort_keys) + "\n")
+
+
+def _no_nan(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_no_nan(v) for v in obj]
+    return obj

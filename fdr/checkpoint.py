@@ -11,11 +11,14 @@ A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only), so 
   training batch sequence stands (seed, epoch, position);
 - ``config`` (the whole parameter tree), ``fingerprint`` (what must match to resume),
   ``git_revision``, ``log`` (running training statistics), ``wall_s``.
+
+Resuming (:func:`resumable`): a rerun continues from ``checkpoint.pt`` only when its :func:`fingerprint`
+(seed, architecture, every setting that shapes the weights, training data, source code) is the same and it
+has not gone past the budget; otherwise it starts from scratch and says why.
 """
 from __future__ import annotations
 
 import random
-import subprocess
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -26,7 +29,7 @@ from torch import nn
 from fdr.atomic import atomic_write
 
 FORMAT = "fdr-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: model_cfg holds the architecture's own section (baselines have their own config classes)
 DEFAULT_CHECKPOINT = Path("models/fdrnet/checkpoint.pt")  # written by `dvc repro` (stage train@fdrnet)
 
 
@@ -94,12 +97,13 @@ def load_state_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], 
 
 
 def model_config(state: Mapping[str, Any], source: str):
-    """The :class:`ModelConfig` stored in a checkpoint."""
-    from fdr.config import ConfigError, ModelConfig
+    """The architecture configuration stored in a checkpoint (``ModelConfig``, ``DnCNNConfig`` or ``OWANConfig``)."""
+    from fdr.config import ConfigError
     from fdr.config.base import build
+    from fdr.models import CONFIGS
 
     try:
-        return build(ModelConfig, dict(state["model_cfg"]), "model")
+        return build(CONFIGS[state["model_name"]], dict(state["model_cfg"]), "model")
     except (KeyError, ConfigError) as exc:
         raise CheckpointError(f"{source}: stored model configuration is not usable ({exc})") from exc
 
@@ -147,12 +151,77 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
-def git_revision(cwd: Optional[Path] = None) -> str:
-    """``HEAD``'s commit (with ``-dirty`` when tracked files changed), or ``unknown`` outside git."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=cwd, capture_output=True, timeout=10)
-        return rev + ("-dirty" if dirty.returncode == 1 else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+# ---------------------------------------------------------------- resuming
+
+
+def data_identity(folder: Path) -> dict:
+    """Cheap identity of a patch set: array shapes, the manifest's hash and the first/last patches' bytes."""
+    import hashlib
+
+    from fdr.data.imageio import sha256_file
+
+    folder = Path(folder)
+    ident: dict[str, Any] = {}
+    for name in ("input", "target"):
+        arr = np.load(folder / f"{name}.npy", mmap_mode="r")
+        h = hashlib.sha256(np.ascontiguousarray(arr[0]).tobytes())
+        h.update(np.ascontiguousarray(arr[-1]).tobytes())
+        ident[name] = {"shape": list(arr.shape), "ends_sha256": h.hexdigest()}
+    manifest = folder / "manifest.csv"
+    ident["manifest_sha256"] = sha256_file(manifest) if manifest.is_file() else None
+    return ident
+
+
+def code_identity() -> dict:
+    """Hashes of the source files a trained model depends on (model, loss, data loading, trainer)."""
+    import fdr
+    from fdr.data.imageio import sha256_file
+
+    root = Path(fdr.__file__).parent
+    files = sorted((root / "models").glob("*.py"))
+    files += [root / name for name in ("losses.py", "tensors.py", "train.py", "data/dataset.py")]
+    return {f.relative_to(root.parent).as_posix(): sha256_file(f) for f in files}
+
+
+# Training settings that do not change the weights after a given iteration (the rest are fingerprinted).
+NOT_WEIGHTS = ("iterations", "checkpoint_every", "log_every", "val_every", "val_patches", "device", "num_workers")
+
+
+def fingerprint(cfg, model_name: str, model: nn.Module, train_dir: Path) -> dict:
+    """Everything the weights after a given iteration depend on: seed, architecture (tensor names and shapes),
+    every training setting except :data:`NOT_WEIGHTS` (so raising ``train.iterations`` continues a run),
+    training data and source code."""
+    from fdr.config import to_dict
+
+    return {
+        "seed": cfg.seed,
+        "model": model_name,
+        "architecture": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "train": {k: v for k, v in to_dict(cfg.train).items() if k not in NOT_WEIGHTS},
+        "data": data_identity(train_dir),
+        "code": code_identity(),
+    }
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two nested dicts differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += differences(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def resumable(path: Path, fp: dict, total: int) -> tuple[Optional[dict], str]:
+    """``(state, message)``: the checkpoint at ``path`` when a run with fingerprint ``fp`` and budget ``total``
+    may continue from it, else ``(None, why not)`` (``""`` when there is no checkpoint)."""
+    if not Path(path).is_file():
+        return None, ""
+    state = read(path, map_location="cpu")
+    diff = differences(state.get("fingerprint"), fp)
+    if diff:
+        return None, f"{path}: trained with other settings ({', '.join(diff[:6])}); training from scratch"
+    if state["iteration"] > total:
+        return None, f"{path}: already at iteration {state['iteration']} > budget {total}; training from scratch"
+    return state, f"resuming from {path} at iteration {state['iteration']}"

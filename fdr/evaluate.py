@@ -1,4 +1,5 @@
-"""Evaluation on a patch set (``data/patches/<set>/{input,target}.npy``) with the OWAN metrics.
+"""Evaluation on a patch set (``data/patches/<set>/{input,target}.npy``) with the OWAN metrics, and of a
+whole run on its test sets (:func:`evaluate_run`).
 
 The uint8 memmaps are read batch by batch (the set is never held in memory as floats). Each
 output is clipped to [0, 1] and compared with its target per patch (:mod:`fdr.metrics`); the
@@ -15,7 +16,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fdr.checkpoint import CheckpointError, load_state_strict, read
+from fdr.data.imageio import to_float
+from fdr.distributed import choose_device
 from fdr.metrics import MetricAccumulator
+from fdr.models import build
+from fdr.runs import resolve, test_sets
+from fdr.tensors import from_images, to_images
 
 BATCH_PIXELS_PER_ITEM = 64 * 64  # batch_size counts 64x64-sized patches; larger patches get smaller batches
 
@@ -52,11 +59,6 @@ def _batches(idx: np.ndarray, batch_size: int, patch_pixels: int):
         yield idx[start:start + size]
 
 
-def to_float_hwc(batch_uint8: np.ndarray) -> np.ndarray:
-    """uint8 N x H x W x 3 -> float32 in [0, 1] (as torchvision's ToTensor, which OWAN's loader used)."""
-    return batch_uint8.astype(np.float32) / 255.0
-
-
 @torch.inference_mode()
 def evaluate_model(
     model: nn.Module,
@@ -77,9 +79,7 @@ def evaluate_model(
     try:
         with tqdm(total=len(idx), desc=desc or Path(set_dir).name, unit="patch", disable=not progress, leave=False) as bar:
             for b in _batches(idx, batch_size, inputs.shape[1] * inputs.shape[2]):
-                x = torch.from_numpy(np.ascontiguousarray(inputs[b])).to(device).permute(0, 3, 1, 2).float().div_(255)
-                y = model(x).float().clamp_(0, 1).permute(0, 2, 3, 1).cpu().numpy()
-                acc.add_batch(y, to_float_hwc(targets[b]))
+                acc.add_batch(to_images(model(from_images(inputs[b], device))), to_float(targets[b]))
                 bar.update(len(b))
     finally:
         model.train(was_training)
@@ -93,6 +93,34 @@ def evaluate_identity(set_dir: Path, batch_size: int = 64, max_patches: int = 0,
     acc = MetricAccumulator()
     with tqdm(total=len(idx), desc=Path(set_dir).name, unit="patch", disable=not progress, leave=False) as bar:
         for b in _batches(idx, batch_size, inputs.shape[1] * inputs.shape[2]):
-            acc.add_batch(to_float_hwc(inputs[b]), to_float_hwc(targets[b]))
+            acc.add_batch(to_float(inputs[b]), to_float(targets[b]))
             bar.update(len(b))
     return acc.result()
+
+
+def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
+    """``{set key: metrics}`` of ``models/<run>/checkpoint.pt`` (or, for ``run == "input"``, of the distorted
+    input) on every test set of the run (:func:`fdr.runs.resolve`) that is present."""
+    patches = Path(cfg.data.root) / "patches"
+    spec = None if run == "input" else resolve(cfg, run)
+    wanted = test_sets(cfg, "input") if spec is None else spec.test_sets
+    present = {key: patches / name for key, name in wanted.items() if (patches / name / "input.npy").is_file()}
+    if not present:
+        raise FileNotFoundError(f"{patches}: none of the test sets of {run!r} found "
+                                f"({', '.join(wanted.values())}); run the crop stage")
+    ec = cfg.evaluate
+    if spec is None:
+        return {key: evaluate_identity(path, ec.batch_size, ec.max_patches, progress) for key, path in present.items()}
+    path = Path(models) / run / "checkpoint.pt"
+    state = read(path)
+    # The architecture params.yaml gives must fit the checkpoint (a stale checkpoint is refused).
+    stale = f"{path} (run {run!r}: trained with another architecture than params.yaml gives; run the train stage first)"
+    if state.get("model_name") != spec.model_name:
+        raise CheckpointError(f"{stale}: trained as {state.get('model_name')!r}, params.yaml gives {spec.model_name!r}")
+    model = build(spec.model_name, spec.model_cfg)
+    load_state_strict(model, state["model"], stale)
+    del state
+    device = choose_device(cfg.train.device)
+    model.to(device)
+    return {key: evaluate_model(model, p, ec.batch_size, device, ec.max_patches, progress, desc=f"{run} {key}")
+            for key, p in present.items()}

@@ -10,14 +10,19 @@ the distorted input). Methods the paper compares with but this project does not 
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from fdr import paper
-from fdr.analysis.io import atomic_write_text, pyplot, save_figure
+import numpy as np
+
+from fdr.atomic import write_text
+from fdr.comparison import ABLATION_RE, INPUT_RUN, Comparison, Row, fmt, has_ours, missing_text
+from fdr.comparison import load as load_comparison
+from fdr.figures import pyplot, save_figure
+from fdr.paper import ABLATION_TABLES, PAPER_DIR, SCORES, load_fig8
+from fdr.provenance import git_revision, machine
+from fdr.tables import render as render_table
 
 LEVEL_NAMES = {"mild": "Mild (unseen)", "moderate": "Moderate", "severe": "Severe (unseen)", "didhy": "DID-HY",
                "deblur": "GoPro", "derain": "DID-MDN"}
@@ -28,103 +33,57 @@ MISSING = "—"
 class ReportData:
     """Everything the report shows, gathered once (see :func:`collect`)."""
 
-    comparison: paper.Comparison
-    summaries: dict
-    spread: dict
-    params: Optional[dict] = None  # params.yaml as plain data
-    analysis: Optional[dict] = None  # reports/metrics/analysis.json
+    comparison: Comparison
     fig8: Optional[dict] = None  # the paper's correlation averages
     choices: Optional[str] = None  # reports/choices.md
     git_revision: str = "unknown"
     machine: dict = field(default_factory=dict)
     paper_config_params: dict = field(default_factory=dict)  # run -> parameter count at the paper's configuration
     figures: dict = field(default_factory=dict)  # name -> path relative to the report
-    alias: dict = field(default_factory=dict)
+
+    @property
+    def summaries(self) -> dict:
+        return self.comparison.summaries
+
+    @property
+    def spread(self) -> dict:
+        return self.comparison.spread
+
+    @property
+    def params(self) -> Optional[dict]:
+        return self.comparison.params
+
+    @property
+    def analysis(self) -> Optional[dict]:
+        return self.comparison.analysis
+
+    @property
+    def alias(self) -> dict:
+        return self.comparison.alias
 
 
 # --------------------------------------------------------------------------- gathering
 
 
-def git_revision(cwd: Path) -> str:
-    """``HEAD`` (with ``-dirty`` when tracked files other than the pipeline's own outputs, ``reports/``
-    and ``dvc.lock``, differ from it), or ``unknown`` outside git."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ".", ":!reports", ":!dvc.lock"], cwd=cwd, capture_output=True, timeout=10)
-        return rev + ("-dirty" if dirty.returncode == 1 else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def machine() -> dict:
-    """The machine the report was generated on (the training device is in each run's summary)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    out = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.system()}
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            out["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:  # pragma: no cover
-        pass
-    return out
-
-
 def paper_config_params() -> dict:
     """Parameter counts of our architecture at the paper's configurations (Table 5 rows, Table 6 columns)."""
-    try:
-        from fdr.models import build, count_parameters, paper_variants
-    except ImportError:
-        return {}
-    out = {}
-    for run, (name, cfg) in paper_variants().items():
-        out[run] = count_parameters(build(name, cfg))
-    return out
+    from fdr.models import build, count_parameters, paper_variants
+
+    return {run: count_parameters(build(name, cfg)) for run, (name, cfg) in paper_variants().items()}
 
 
 def collect(root: str | Path = ".", params_path: str = "params.yaml", use_dvc: bool = True,
             count_paper_params: bool = True) -> ReportData:
     """Read every input of the report below ``root``."""
     root = Path(root)
-    params = None
-    source = None
-    alias = paper.aliases(3, 32)
-    if (root / params_path).is_file():
-        from fdr.config import load, to_dict
-
-        cfg = load(root / params_path)
-        params = to_dict(cfg)
-        source = cfg.data.source
-        alias = paper.aliases(cfg.model.n_flayers, cfg.model.channels)
-    tables = paper.load_tables(root / paper.PAPER_DIR)
-    ours, how = paper.read_metrics(paper.METRICS_DIR, use_dvc=use_dvc, cwd=root)
-    analysis = ours.pop("analysis", None)  # the analyze stage's metrics file, not a run
-    summaries = paper.read_summaries(root / paper.MODELS_DIR)
-    comparison = paper.Comparison(source, how, tables, ours=ours)
-    for name, table in tables.items():
-        comparison.rows[name] = paper.compare_table(table, ours, summaries, alias)
     choices_path = root / "reports" / "choices.md"
     data = ReportData(
-        comparison=comparison,
-        summaries=summaries,
-        spread=paper.seed_spread(ours),
-        params=params,
-        analysis=analysis,
-        fig8=paper.load_fig8(root / paper.PAPER_DIR / "fig8.json"),
+        comparison=load_comparison(root, params_path, use_dvc),
+        fig8=load_fig8(root / PAPER_DIR / "fig8.json"),
         choices=choices_path.read_text() if choices_path.is_file() else None,
         git_revision=git_revision(root),
         machine=machine(),
         paper_config_params=paper_config_params() if count_paper_params else {},
-        alias=alias,
     )
     for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe"):
         if (root / "reports" / "figures" / "analysis" / f"{name}.png").is_file():
@@ -135,27 +94,20 @@ def collect(root: str | Path = ".", params_path: str = "params.yaml", use_dvc: b
 # --------------------------------------------------------------------------- formatting helpers
 
 
-def _index(rows: list[paper.Row]) -> dict:
+def _index(rows: list[Row]) -> dict:
     return {(r.run, r.set, r.metric): r for r in rows}
 
 
-def _cell(row: Optional[paper.Row], metric: str) -> str:
+def _cell(row: Optional[Row], metric: str) -> str:
     """``paper / ours (ours - paper)`` for one table cell."""
     if row is None:
         return MISSING
-    p = paper.fmt(row.paper, metric, missing=MISSING)
-    o = paper.fmt(row.ours, metric, missing=paper.missing_text(row.run))
+    p = fmt(row.paper, metric, missing=MISSING)
+    o = fmt(row.ours, metric, missing=missing_text(row.run))
     text = f"{p} / {o}"
     if row.delta is not None:
-        text += f" ({paper.fmt(row.delta, metric, signed=True)})"
+        text += f" ({fmt(row.delta, metric, signed=True)})"
     return text
-
-
-def _md_table(header: list[str], body: list[list[str]], centre: bool = True) -> list[str]:
-    align = ":-:" if centre else "---"
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + [align] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return lines
 
 
 def _fmt_s(seconds: Any) -> str:
@@ -218,7 +170,7 @@ def section_setup(data: ReportData) -> list[str]:
                                 + f"; Python {m.get('python', '?')}, torch {m.get('torch', '?')}"],
         ["our metrics read with", data.comparison.how],
     ]
-    return ["## Setup", ""] + _md_table(["item", "value"], rows, centre=False) + [""]
+    return ["## Setup", ""] + render_table(["item", "value"], rows, centre=False) + [""]
 
 
 def section_runs(data: ReportData) -> list[str]:
@@ -228,19 +180,19 @@ def section_runs(data: ReportData) -> list[str]:
     for run, s in data.summaries.items():
         body.append([f"`{run}`", str(s.get("model", MISSING)), _fmt_int(s.get("params")),
                      _fmt_int(s.get("iterations")), _fmt_s(s.get("wall_s")), str(s.get("device", MISSING)),
-                     paper.fmt(s.get("val_psnr"), "psnr", missing=MISSING)])
+                     fmt(s.get("val_psnr"), "psnr", missing=MISSING)])
     lines = ["## Trained runs", "", "From `models/<run>/summary.json`. Validation PSNR: the training stage's "
              "subset of the moderate test patches.", ""]
-    lines += _md_table(["run", "model", "parameters", "iterations", "wall time", "device", "val PSNR (dB)"], body)
+    lines += render_table(["run", "model", "parameters", "iterations", "wall time", "device", "val PSNR (dB)"], body)
     if data.paper_config_params:
         t5 = data.comparison.tables.get("table5")
         body = []
         for run, count in data.paper_config_params.items():
             stated = _get(t5.rows if t5 else None, run, "params")
-            body.append([f"`{run}`", _fmt_int(count), paper.fmt(stated, "params", missing=MISSING)])
+            body.append([f"`{run}`", _fmt_int(count), fmt(stated, "params", missing=MISSING)])
         lines += ["", "Parameter counts of this implementation at the paper's configurations "
                   "(`fdr.models.paper_variants()`, whatever `params.yaml` holds), against Table 5:", ""]
-        lines += _md_table(["configuration", "ours", "paper"], body)
+        lines += render_table(["configuration", "ours", "paper"], body)
     return lines + [""]
 
 
@@ -250,27 +202,27 @@ def section_table_generic(data: ReportData, name: str) -> list[str]:
     idx = _index(rows)
     runs = list(dict.fromkeys(r.run for r in rows))
     sets = table.sets
-    header = ["Method"] + [f"{LEVEL_NAMES.get(s, s)} {m.upper()}" for s in sets for m in paper.SCORES]
+    header = ["Method"] + [f"{LEVEL_NAMES.get(s, s)} {m.upper()}" for s in sets for m in SCORES]
     body = []
     for run in runs:
-        label = table.label(run) if run != paper.INPUT_RUN else "Distorted input"
-        body.append([label] + [_cell(idx.get((run, s, m)), m) for s in sets for m in paper.SCORES])
+        label = table.label(run) if run != INPUT_RUN else "Distorted input"
+        body.append([label] + [_cell(idx.get((run, s, m)), m) for s in sets for m in SCORES])
     lines = [f"## {name.replace('table', 'Table ')}: {table.title}", "", f"Source: {table.source}.", ""]
     lines += _note(data, name)
-    if not paper.has_ours(rows):
+    if not has_ours(rows):
         lines += ["No numbers of ours for this table (not run).", ""]
-    lines += ["Each cell: paper / ours (ours − paper).", ""] + _md_table(header, body) + [""]
+    lines += ["Each cell: paper / ours (ours − paper).", ""] + render_table(header, body) + [""]
     return lines
 
 
-def _effect_text(row: Optional[paper.Row], which: str) -> str:
+def _effect_text(row: Optional[Row], which: str) -> str:
     if row is None:
         return MISSING
     v = row.paper_effect if which == "paper" else row.ours_effect
-    return paper.fmt(v, row.metric, signed=True, missing=MISSING)
+    return fmt(v, row.metric, signed=True, missing=MISSING)
 
 
-def _set_note(rows: list[paper.Row]) -> list[str]:
+def _set_note(rows: list[Row]) -> list[str]:
     subs = sorted({(r.ours_set, r.set) for r in rows if r.substituted})
     if not subs:
         return []
@@ -294,7 +246,7 @@ def section_table5(data: ReportData) -> list[str]:
     lines = ["## Table 5: " + table.title, "", f"Source: {table.source}.", ""]
     lines += _note(data, "table5") + _set_note(rows)
     lines += ["Each cell: paper / ours (ours − paper). Effect: PSNR of the row minus the full model, paper / ours.", ""]
-    lines += _md_table(["FDM", "Aux", "run", "Params", "PSNR", "SSIM", "PSNR effect vs full"], body)
+    lines += render_table(["FDM", "Aux", "run", "Params", "PSNR", "SSIM", "PSNR effect vs full"], body)
     return lines + [""]
 
 
@@ -314,11 +266,11 @@ def section_table6(data: ReportData) -> list[str]:
               f"{stand_in} is the main run `fdrnet` unless trained separately.", ""]
     for title, runs in (("FD-layers per FDM", fl), ("Channels (3 FD-layers in the paper)", ch)):
         header = [title] + [r[2:] for r in runs]
-        body = [[m.upper()] + [_cell(idx.get((r, s, m)), m) for r in runs] for m in paper.SCORES]
+        body = [[m.upper()] + [_cell(idx.get((r, s, m)), m) for r in runs] for m in SCORES]
         body.append(["PSNR effect vs full (paper / ours)"]
                     + [f"{_effect_text(idx.get((r, s, 'psnr')), 'paper')} / {_effect_text(idx.get((r, s, 'psnr')), 'ours')}"
                        for r in runs])
-        lines += _md_table(header, body) + [""]
+        lines += render_table(header, body) + [""]
     return lines + _our_sweeps(data, rows)
 
 
@@ -331,19 +283,19 @@ def _our_sweeps(data: ReportData, rows: list) -> list[str]:
     sweeps = (("FD-layers", "fl", model.get("n_flayers")), ("Channels", "ch", model.get("channels")))
     lines = []
     for title, prefix, main_value in sweeps:
-        runs = {int(r[2:]): r for r in ours if paper.ABLATION_RE.match(r) and r.startswith(prefix)}
+        runs = {int(r[2:]): r for r in ours if ABLATION_RE.match(r) and r.startswith(prefix)}
         if "fdrnet" in ours and isinstance(main_value, int):
             runs.setdefault(main_value, "fdrnet")
         if len(runs) < 2 or our_set is None:
             continue
         ref = _get(ours, "fdrnet", our_set, "psnr")
         header = [f"Our sweep: {title} ({our_set})"] + [f"{v}" + (" (main)" if runs[v] == "fdrnet" else "") for v in sorted(runs)]
-        body = [[m.upper()] + [paper.fmt(_get(ours, runs[v], our_set, m), m) for v in sorted(runs)] for m in paper.SCORES]
+        body = [[m.upper()] + [fmt(_get(ours, runs[v], our_set, m), m) for v in sorted(runs)] for m in SCORES]
         body.append(["PSNR effect vs main"] + [
-            paper.fmt(None if ref is None or _get(ours, runs[v], our_set, "psnr") is None
+            fmt(None if ref is None or _get(ours, runs[v], our_set, "psnr") is None
                       else _get(ours, runs[v], our_set, "psnr") - ref, "psnr", signed=True, missing="—")
             for v in sorted(runs)])
-        lines += _md_table(header, body) + [""]
+        lines += render_table(header, body) + [""]
     return lines
 
 
@@ -361,10 +313,10 @@ def section_spread(data: ReportData) -> list[str]:
     body = []
     for s, metrics in data.spread["sets"].items():
         for m, v in metrics.items():
-            body.append([s, m.upper(), str(v["n"]), paper.fmt(v["mean"], m), paper.fmt(v["std"], m),
-                         f"{paper.fmt(v['min'], m)} – {paper.fmt(v['max'], m)}"])
+            body.append([s, m.upper(), str(v["n"]), fmt(v["mean"], m), fmt(v["std"], m),
+                         f"{fmt(v['min'], m)} – {fmt(v['max'], m)}"])
     lines += [f"Runs: {', '.join(f'`{r}`' for r in data.spread['runs'])} (same data and settings, different seeds).", ""]
-    lines += _md_table(["set", "metric", "runs", "mean", "std", "range"], body)
+    lines += render_table(["set", "metric", "runs", "mean", "std", "range"], body)
     return lines + ["", "An ablation effect smaller than about twice the std is within seed noise.", ""]
 
 
@@ -383,7 +335,15 @@ def section_findings(data: ReportData) -> list[str]:
         if "input" in have:
             text += f"; FDR-Net gains {have['fdrnet'] - have['input']:+.2f} dB over the distorted input"
         lines.append(text + ".")
-    # correlation
+    lines += _findings_analysis(data) + _findings_ablations(data)
+    if not data.spread["sets"]:
+        lines.append("- Seed-to-seed spread: not measured, so none of the differences above is shown to exceed noise.")
+    return lines + [""]
+
+
+def _findings_analysis(data: ReportData) -> list[str]:
+    """Sentences on the correlation before/after the FDM and the channel responses (Fig. 8)."""
+    lines = []
     c = _get(data.analysis, "correlation")
     if isinstance(c, dict) and isinstance(c.get("before"), (int, float)):
         verdict = "decreased" if c["after"] < c["before"] else "did not decrease"
@@ -409,9 +369,13 @@ def section_findings(data: ReportData) -> list[str]:
                      f"of the same distortion correlate {r['within_type']:.2f}, of two different distortions "
                      f"{r['between_type']:.2f}; this {agree} the paper's reading that distortions occupy different "
                      "channels and levels only change the strength.")
-    # ablation signs
-    n_before = len(lines)
-    for name in paper.ABLATION_TABLES:
+    return lines
+
+
+def _findings_ablations(data: ReportData) -> list[str]:
+    """The sign of each ablation effect of ours against the paper's, and whether it exceeds the seed spread."""
+    lines = []
+    for name in ABLATION_TABLES:
         for row in data.comparison.rows.get(name, []):
             if row.metric != "psnr" or row.ours_effect is None or row.run in data.alias or row.run == "fdrnet":
                 continue
@@ -425,11 +389,7 @@ def section_findings(data: ReportData) -> list[str]:
             sign = "same sign as" if same else "opposite sign to" if same is False else "compared with"
             lines.append(f"- `{row.run}` ({data.comparison.tables[name].label(row.run)}): {row.ours_effect:+.2f} dB "
                          f"vs our full model on `{row.ours_set}`, {sign} the paper's {row.paper_effect:+.2f} dB{noise}.")
-    if len(lines) == n_before:
-        lines.append("- Ablations (Tables 5–6): no ablation run of ours has numbers (not run).")
-    if not data.spread["sets"]:
-        lines.append("- Seed-to-seed spread: not measured, so none of the differences above is shown to exceed noise.")
-    return lines + [""]
+    return lines or ["- Ablations (Tables 5–6): no ablation run of ours has numbers (not run)."]
 
 
 def section_analysis(data: ReportData) -> list[str]:
@@ -451,7 +411,7 @@ def section_analysis(data: ReportData) -> list[str]:
                   "Correlation: mean |r| between distinct channels of the features entering the FDM (before) and "
                   "leaving it (after). Responses: correlation of channel profiles between two levels of the same "
                   "distortion (same type) and of two different distortions (different types).", ""]
-        lines += _md_table(["", "correlation before", "correlation after", "responses: same type",
+        lines += render_table(["", "correlation before", "correlation after", "responses: same type",
                             "responses: different types"], body + ([paper_row] if paper_row else [])) + [""]
     figs = data.figures
     captions = [
@@ -506,15 +466,13 @@ def render(data: ReportData) -> str:
 def plot_table1(data: ReportData, path: Path) -> bool:
     """Bars of PSNR per level: the paper's methods vs ours. False (no figure) when we have no Table 1 numbers."""
     rows = data.comparison.rows["table1"]
-    if not paper.has_ours(rows):
+    if not has_ours(rows):
         return False
     plt = pyplot()
     table = data.comparison.tables["table1"]
     idx = _index(rows)
     runs = [r for r in dict.fromkeys(x.run for x in rows)]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True, sharey=False)
-    import numpy as np
-
     colours = {run: plt.get_cmap("tab10")(k) for k, run in enumerate(runs)}
     for ax, which in zip(axes, ("paper", "ours")):
         shown = [r for r in runs if any(getattr(idx.get((r, s, "psnr")), which, None) is not None for s in table.sets)]
@@ -524,7 +482,7 @@ def plot_table1(data: ReportData, path: Path) -> bool:
             xs = np.arange(len(table.sets)) + (k - (len(shown) - 1) / 2) * width
             heights = [v if v is not None else 0 for v in vals]
             bars = ax.bar(xs, heights, width, color=colours[run],
-                          label=table.label(run) if run != paper.INPUT_RUN else "Distorted input")
+                          label=table.label(run) if run != INPUT_RUN else "Distorted input")
             for b, v in zip(bars, vals):
                 if v is None:
                     b.set_alpha(0)
@@ -546,13 +504,11 @@ def plot_table1(data: ReportData, path: Path) -> bool:
 
 def plot_ablations(data: ReportData, path: Path) -> bool:
     """Effect of each ablation (run minus full model, PSNR), paper vs ours, with the seed spread if measured."""
-    rows = [r for name in paper.ABLATION_TABLES for r in data.comparison.rows.get(name, [])
+    rows = [r for name in ABLATION_TABLES for r in data.comparison.rows.get(name, [])
             if r.metric == "psnr" and r.run not in data.alias and r.run != "fdrnet"]
     if not any(r.ours_effect is not None for r in rows):
         return False
     plt = pyplot()
-    import numpy as np
-
     labels = [f"{r.run}: {data.comparison.tables[r.table].label(r.run)}" for r in rows]
     y = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.8), constrained_layout=True)
@@ -582,11 +538,11 @@ def plot_ablations(data: ReportData, path: Path) -> bool:
 
 
 def write_report(root: str | Path = ".", out: str | Path = "reports/report.md",
-                 figures_dir: str | Path = "reports/figures/report", use_dvc: bool = True,
-                 count_paper_params: bool = True) -> ReportData:
+                 figures_dir: str | Path = "reports/figures/report", params_path: str = "params.yaml",
+                 use_dvc: bool = True, count_paper_params: bool = True) -> ReportData:
     """Collect, draw the report's own figures, and write ``out`` atomically."""
     root = Path(root)
-    data = collect(root, use_dvc=use_dvc, count_paper_params=count_paper_params)
+    data = collect(root, params_path, use_dvc=use_dvc, count_paper_params=count_paper_params)
     figures_dir = root / figures_dir
     out = root / out
     for name, fn in (("table1", plot_table1), ("ablations", plot_ablations)):
@@ -595,5 +551,5 @@ def write_report(root: str | Path = ".", out: str | Path = "reports/report.md",
             data.figures[name] = os.path.relpath(target, out.parent)
         elif target.exists():
             target.unlink()
-    atomic_write_text(out, render(data))
+    write_text(out, render(data))
     return data

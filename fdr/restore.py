@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
-
+from fdr.data.imageio import quantize
+from fdr.tensors import from_images
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Window start offsets along one axis: stride ``tile - overlap``, the last window flush with the end."""
@@ -73,12 +73,8 @@ def restore_array(
     """
     out = np.empty(image.shape[:2] + (3,), dtype=np.uint8)
     for rows, block in restore_rows(model, image, tile, overlap, device, on_tile):
-        out[rows] = to_uint8(block)
+        out[rows] = quantize(block)
     return out
-
-
-def to_uint8(block: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(block, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def count_tiles(height: int, width: int, tile: int, overlap: int) -> int:
@@ -95,11 +91,7 @@ def _check(image: np.ndarray, tile: int, overlap: int) -> None:
 
 
 def _run(model: nn.Module, window: np.ndarray, device: torch.device) -> np.ndarray:
-    x = torch.from_numpy(np.array(window)).to(device).permute(2, 0, 1).unsqueeze(0)  # a writable copy
-    x = x.float().div_(255) if window.dtype == np.uint8 else x.float()
-    y = model(x)
-    if isinstance(y, tuple):
-        y = y[0]
+    y = model(from_images(window[None], device))
     return y[0].float().permute(1, 2, 0).cpu().numpy()
 
 

@@ -33,9 +33,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from fdr.config import ModelConfig
+from fdr.config import DnCNNConfig, ModelConfig, OWANConfig, TrainConfig
 from fdr.losses import fdr_loss, svdo, svdo_mean
 from fdr.models import build, count_parameters
+from fdr.train import make_optimizer, train_step
 
 CONFIGS = {
     # name: (model config, batch, patch)
@@ -98,12 +99,12 @@ STEP_MODELS = {
     "fdrnet C=16, 1 phase": ("fdrnet", ModelConfig(channels=16, phases=1)),
     "fdrnet C=16, 2 phases": ("fdrnet", ModelConfig(channels=16, phases=2)),
     "fdrnet C=16, 2 phases, PM=1, aux=1": ("fdrnet", ModelConfig(channels=16, phases=2, pm_blocks=1, aux_blocks=1)),
-    "dncnn paper (17 x 64)": ("dncnn", ModelConfig()),
-    "dncnn 17 x 32": ("dncnn", ModelConfig(dncnn_channels=32)),
-    "dncnn 17 x 24": ("dncnn", ModelConfig(dncnn_channels=24)),
-    "owan paper (10 groups)": ("owan", ModelConfig()),
-    "owan 2 groups": ("owan", ModelConfig(owan_groups=2)),
-    "owan 1 group": ("owan", ModelConfig(owan_groups=1)),
+    "dncnn paper (17 x 64)": ("dncnn", DnCNNConfig()),
+    "dncnn 17 x 32": ("dncnn", DnCNNConfig(channels=32)),
+    "dncnn 17 x 24": ("dncnn", DnCNNConfig(channels=24)),
+    "owan paper (10 groups)": ("owan", OWANConfig()),
+    "owan 2 groups": ("owan", OWANConfig(groups=2)),
+    "owan 1 group": ("owan", OWANConfig(groups=1)),
 }
 
 
@@ -117,17 +118,13 @@ def step_times(device: torch.device, repeats: int, batch: int = 16, patch: int =
         cells = []
         for fmt in (torch.contiguous_format, torch.channels_last):
             model = build(name, cfg, seed=0).to(device, memory_format=fmt)
-            opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+            optimizer, scheduler, scaler = make_optimizer(model, TrainConfig(), device.type == "cuda")
             x, t = (v.to(device).contiguous(memory_format=fmt) for v in (x0, t0))
             times = []
             for _ in range(repeats + 1):
                 _sync(device)
                 start = clock()
-                y, feats = model(x, return_features=True)
-                loss, _ = fdr_loss(y, t, feats, 1e-5)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                train_step(model, x, t, optimizer, scheduler, scaler, beta=1e-5)  # the trainer's step
                 _sync(device)
                 times.append(clock() - start)
             times = times[1:]  # first step: warm-up

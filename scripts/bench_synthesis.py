@@ -31,7 +31,7 @@ from scipy import ndimage  # noqa: E402
 
 from fdr.config import SynthConfig  # noqa: E402
 from fdr.data import degrade  # noqa: E402
-from fdr.data.imageio import read_rgb  # noqa: E402
+from fdr.data.imageio import quantize, read_rgb  # noqa: E402
 from fdr.data.patches import grid  # noqa: E402
 from fdr.data.sources import EMBEDDED, embedded_file  # noqa: E402
 from fdr.data.synthesize import planar01, scaled  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> int:
             xin = np.ascontiguousarray(u8.transpose(2, 0, 1)) if s == 1.0 and args.base_scale == 1.0 else x
             p = degrade.draw_params("moderate", rng, cfg)
             pre = degrade.blur_noise_u8(xin, p, np.random.default_rng(1), cfg)
-            items.append((xin, p, pre, degrade.quantize(x.transpose(1, 2, 0)), x))
+            items.append((xin, p, pre, quantize(x.transpose(1, 2, 0)), x))
     t_resize = time.perf_counter() - t_resize
     pixels = sum(i[4].shape[1] * i[4].shape[2] for i in items)
     patches = sum(len(grid(i[4].shape[1], i[4].shape[2], 63, 56)[0]) for i in items)

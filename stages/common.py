@@ -1,4 +1,5 @@
-"""What the data stages share: parse ``--params``, load the config, run, report errors in one line."""
+"""What every stage shares: parse ``--params`` (and the stage's own options), load the typed config once,
+run, and report bad input in one line with exit code 2 (a crash is a traceback with exit code 1)."""
 from __future__ import annotations
 
 import argparse
@@ -7,23 +8,32 @@ import time
 from typing import Callable, Optional, Sequence
 
 from fdr import config
+from fdr.checkpoint import CheckpointError
 from fdr.data.download import DownloadError
 from fdr.data.imageio import BadImage
+from fdr.train import TrainingError
 
-ERRORS = (config.ConfigError, DownloadError, BadImage, ValueError, FileNotFoundError)
+BAD_INPUT = 2
+ERRORS = (config.ConfigError, CheckpointError, DownloadError, BadImage, TrainingError, ValueError, FileNotFoundError)
 
 
-def run_stage(name: str, doc: str, work: Callable[[config.Config], str],
-              argv: Optional[Sequence[str]] = None) -> int:
-    """Run ``work(cfg)``; print its one-line result with the wall time, or the error (exit code 1)."""
-    parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=doc)
+def run_stage(name: str, doc: str, work: Callable[[config.Config, argparse.Namespace], str],
+              argv: Optional[Sequence[str]] = None,
+              add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> int:
+    """Run ``work(cfg, args)``; print its one-line result with the wall time, or the error (exit code 2)."""
+    parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=doc.strip().split("\n")[0])
     parser.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars (default: shown when stderr is a terminal)")
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args(argv)
+    args.progress = args.progress and sys.stderr.isatty()
     t0 = time.perf_counter()
     try:
-        message = work(config.load(args.params))
+        message = work(config.load(args.params), args)
     except ERRORS as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
-        return 1
+        return BAD_INPUT
     print(f"{name}: {message} ({time.perf_counter() - t0:.1f} s)")
     return 0

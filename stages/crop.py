@@ -1,4 +1,4 @@
-"""DVC stage ``crop``: uint8 patch memmaps -> ``data/patches/<set>/{input,target}.npy`` + ``manifest.csv``."""
+"""Stage ``crop``: uint8 patch memmaps -> ``data/patches/<set>/{input,target}.npy`` + ``manifest.csv``."""
 from __future__ import annotations
 
 from fdr.data.patches import crop
@@ -6,9 +6,9 @@ from stages.common import run_stage
 
 
 def main(argv=None) -> int:
-    def work(cfg):
-        crop(cfg)
-        return "done"
+    def work(cfg, args):
+        summary = crop(cfg)
+        return f"{sum(s['patches'] for s in summary.values())} patches in {cfg.data.root}/patches"
     return run_stage("crop", __doc__, work, argv)
 
 

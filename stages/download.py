@@ -1,4 +1,4 @@
-"""DVC stage ``download``: list (and fetch) the source images -> ``data/raw/manifest.csv``."""
+"""Stage ``download``: list (and fetch) the source images -> ``data/raw/manifest.csv``."""
 from __future__ import annotations
 
 from fdr.data.sources import prepare_raw
@@ -6,8 +6,8 @@ from stages.common import run_stage
 
 
 def main(argv=None) -> int:
-    def work(cfg):
-        return f"{len(prepare_raw(cfg))} images listed in {cfg.data.root}/raw/manifest.csv"
+    def work(cfg, args):
+        return f"{len(prepare_raw(cfg, progress=args.progress))} images listed in {cfg.data.root}/raw/manifest.csv"
     return run_stage("download", __doc__, work, argv)
 
 

@@ -8,19 +8,11 @@ import torch
 from fdr import checkpoint as ckpt
 from fdr.config import ModelConfig, to_dict
 from fdr.models import build
-from tests.test_train import TINY_MODEL, one_thread  # noqa: F401 (autouse fixture)
+from tests.conftest import TINY_MODEL, tiny_checkpoint
 
 
 class Payload:  # any pickled object beyond tensors and plain data
     pass
-
-
-def tiny_checkpoint(path, **model):
-    cfg = ModelConfig(**{**TINY_MODEL, **model})
-    net = build("fdrnet", cfg, seed=0)
-    ckpt.save(path, {"run": "fdrnet", "model_name": "fdrnet", "model_cfg": to_dict(cfg),
-                     "model": net.state_dict(), "iteration": 3})
-    return net
 
 
 def test_save_and_load_model_roundtrip(tmp_path):
@@ -89,4 +81,6 @@ def test_rng_state_roundtrip_through_a_file(tmp_path):
 
 
 def test_git_revision_outside_a_repository(tmp_path):
-    assert ckpt.git_revision(tmp_path) == "unknown"
+    from fdr.provenance import git_revision
+
+    assert git_revision(tmp_path) == "unknown"

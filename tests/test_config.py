@@ -63,22 +63,36 @@ def test_committed_params_load():
 
 
 def test_run_names_resolve():
-    cfg = config.from_dict({"ablations": {"iterations": 7}, "train": {"iterations": 9}})
-    assert resolve(cfg, "fdrnet")[2] == 9
-    name, mcfg, iters, seed = resolve(cfg, "ch48")[:4]
-    assert (name, mcfg.channels, iters, seed) == ("fdrnet", 48, 7, 0)
+    cfg = config.from_dict({"ablations": {"iterations": 7}, "train": {"iterations": 9},
+                            "baselines": {"dncnn": {"channels": 20}}})
+    assert resolve(cfg, "fdrnet").iterations == 9
+    ch48 = resolve(cfg, "ch48")
+    assert (ch48.model_name, ch48.model_cfg.channels, ch48.iterations, ch48.seed) == ("fdrnet", 48, 7, 0)
     track = resolve(cfg, "didhy_owan")
     assert (track.model_name, track.train_set, track.val_set) == ("owan", "didhy_train", "didhy_test")
     assert track.test_sets == {"didhy": "didhy_test"}
     assert set(resolve(cfg, "fl2").test_sets) == {"mild", "moderate", "severe"}
     assert resolve(cfg, "seed2").seed == 2 and resolve(cfg, "seed2").iterations == 9
-    assert resolve(cfg, "fl5")[1].n_flayers == 5
-    assert resolve(cfg, "noaux")[1].use_aux is False
-    assert resolve(cfg, "nofdm")[1].use_fdm is False
-    assert resolve(cfg, "dncnn")[0] == "dncnn"
-    for bad in ("ch0", "didhy_", "rain_fdrnet", "didhy_didhy_fdrnet"):
+    assert resolve(cfg, "fl5").model_cfg.n_flayers == 5
+    assert resolve(cfg, "noaux").model_cfg.use_aux is False and resolve(cfg, "noaux").model_cfg.channels == 32
+    assert resolve(cfg, "nofdm").model_cfg.use_fdm is False
+    assert resolve(cfg, "dncnn").model_name == "dncnn" and resolve(cfg, "dncnn").model_cfg.channels == 20
+    for bad in ("ch0", "didhy_", "rain_fdrnet", "didhy_didhy_fdrnet", "fl"):
         with pytest.raises(ConfigError, match="unknown run"):
             resolve(cfg, bad)
+
+
+def test_run_table_rows_are_checked():
+    own = config.from_dict({"runs": {"wide": {"set": {"channels": 48}, "iterations": 3}}})
+    assert list(own.runs) == ["wide"] and resolve(own, "wide").model_cfg.channels == 48
+    for runs, path in (({"wide": {"set": {"chanels": 48}}}, "runs.wide.set.chanels"),
+                       ({"wide": {"set": {"channels": "many"}}}, "runs.wide.set.channels"),
+                       ({"wide": {"model": "baselines.unet"}}, "runs.wide.model"),
+                       ({"wide": {"train": "didhy_train"}}, "runs.wide.val"),
+                       ({"fl3": {}}, "runs.fl3"), ({"input": {}}, "runs.input")):
+        with pytest.raises(ConfigError) as err:
+            config.from_dict({"runs": runs})
+        assert str(err.value).startswith(path + ":"), err.value
 
 
 def test_unquoted_off_reads_as_the_word():

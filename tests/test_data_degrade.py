@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from fdr.config import SynthConfig
-from fdr.data import degrade, rain
+from fdr.data import degrade, rain_motion as rain
 
 CFG = SynthConfig()
 

@@ -5,6 +5,7 @@ from scipy import stats
 
 from fdr.config import SynthConfig
 from fdr.data import degrade, gaussian
+from fdr.data.imageio import quantize
 
 N = 2_000_000
 
@@ -62,7 +63,7 @@ def test_noise_field_is_the_one_the_synthesis_adds():
     img = np.random.default_rng(0).random((40, 50, 3), dtype=np.float32)
     p = degrade.DistortionParams(0.0, 30.0, 90, (1, 7, 2))
     fused = degrade.blur_noise_u8(degrade.to_planar(img), p, np.random.default_rng(4), SynthConfig())
-    by_hand = degrade.quantize(degrade.apply_noise(img, 30.0, np.random.default_rng(4)))
+    by_hand = quantize(degrade.apply_noise(img, 30.0, np.random.default_rng(4)))
     assert (fused.astype(int) - by_hand).__abs__().max() <= 1 and (fused == by_hand).mean() > 0.999
 
 

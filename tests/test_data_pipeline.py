@@ -13,7 +13,7 @@ import torch
 from fdr import config
 from fdr.data import degrade
 from fdr.data.dataset import PatchDataset
-from fdr.data.imageio import read_rgb, sha256_file
+from fdr.data.imageio import quantize, read_rgb, sha256_file
 from fdr.data.patches import crop
 from fdr.data.sources import embedded_split, prepare_raw
 from fdr.data.synthesize import planar01, scaled, synthesize
@@ -112,7 +112,7 @@ def test_stage_order_blur_noise_jpeg_by_hand(built):
                                  p.jpeg_quality)
     assert np.abs(stored - by_hand).mean() < 2e-3
     gt = read_rgb(root / r["target"])
-    assert np.array_equal(gt, degrade.quantize(img))
+    assert np.array_equal(gt, quantize(img))
     other = degrade.apply_noise(degrade.apply_jpeg(degrade.apply_blur(img, p.blur_sigma), p.jpeg_quality),
                                 p.noise_sigma, np.random.default_rng(0))
     assert np.abs(stored - other).mean() > 10 * np.abs(stored - by_hand).mean()
@@ -211,10 +211,10 @@ def test_stage_scripts_report_errors(tmp_path, capsys):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("data:\n  test_count: 0\n")
-    assert download_stage.main(["--params", str(bad)]) == 1
+    assert download_stage.main(["--params", str(bad)]) == 2
     assert "data.test_count" in capsys.readouterr().err
     empty = tmp_path / "empty.yaml"
     empty.write_text(f"data:\n  root: {tmp_path / 'nothing'}\n")
     (tmp_path / "nothing").mkdir()
-    assert crop_stage.main(["--params", str(empty)]) == 1
+    assert crop_stage.main(["--params", str(empty)]) == 2
     assert "run the synthesize stage first" in capsys.readouterr().err

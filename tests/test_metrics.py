@@ -100,7 +100,7 @@ def test_patch_set_evaluation_reads_batches_and_matches_per_patch_metrics(tmp_pa
     from torch import nn
 
     from fdr.evaluate import evaluate_identity, evaluate_model, subset_indices
-    from tests.test_train import make_patch_set
+    from tests.conftest import make_patch_set
 
     folder = make_patch_set(tmp_path / "set", n=10, patch=16)
     inp = np.load(folder / "input.npy").astype(np.float32) / 255

@@ -6,19 +6,19 @@ import pytest
 import torch
 
 from fdr import config
-from fdr.config import ConfigError, ModelConfig
+from fdr.config import ConfigError, DnCNNConfig, ModelConfig, OWANConfig
 from fdr.losses import fdr_loss
 from fdr.models import build, count_parameters, paper_variants
 from fdr.models.gdn import GDN
 
-SMALL = ModelConfig(channels=8, phases=2, pm_blocks=1, aux_blocks=1, dncnn_depth=5, dncnn_channels=8,
-                    owan_groups=1, owan_layers=2, owan_channels=8)
+SMALL = ModelConfig(channels=8, phases=2, pm_blocks=1, aux_blocks=1)
+SMALL_DNCNN, SMALL_OWAN = DnCNNConfig(depth=5, channels=8), OWANConfig(groups=1, layers=2, channels=8)
 SMALL_VARIANTS = {
     "fdrnet": ("fdrnet", SMALL),
     "nofdm": ("fdrnet", dataclasses.replace(SMALL, use_fdm=False)),
     "noaux": ("fdrnet", dataclasses.replace(SMALL, use_aux=False)),
-    "dncnn": ("dncnn", SMALL),
-    "owan": ("owan", SMALL),
+    "dncnn": ("dncnn", SMALL_DNCNN),
+    "owan": ("owan", SMALL_OWAN),
 }
 
 
@@ -88,8 +88,8 @@ def test_features_of_variants_without_fdm_and_baselines():
     with torch.no_grad():
         _, feats = build("fdrnet", dataclasses.replace(SMALL, use_fdm=False))(x, return_features=True)
         assert feats == {"fdm_in": [], "fdm_out": []}
-        for name in ("dncnn", "owan"):
-            y, feats = build(name, SMALL)(x, return_features=True)
+        for name, cfg in (("dncnn", SMALL_DNCNN), ("owan", SMALL_OWAN)):
+            y, feats = build(name, cfg)(x, return_features=True)
             assert feats == {} and y.shape == x.shape
 
 
@@ -174,12 +174,16 @@ def test_gdn_keeps_dtype_and_memory_format():
     assert y.dtype == torch.bfloat16 and torch.isfinite(y.float()).all()
 
 
-@pytest.mark.parametrize("key, value", [("pm_blocks", -1), ("aux_blocks", 0), ("phases", 0), ("ca_reduction", 0),
-                                        ("dncnn_depth", 1), ("owan_groups", 0), ("owan_channels", 0)])
-def test_model_config_errors_name_the_key(key, value):
+@pytest.mark.parametrize("section, key, value", [
+    ("model", "pm_blocks", -1), ("model", "aux_blocks", 0), ("model", "phases", 0), ("model", "ca_reduction", 0),
+    ("baselines.dncnn", "depth", 1), ("baselines.owan", "groups", 0), ("baselines.owan", "channels", 0)])
+def test_model_config_errors_name_the_key(section, key, value):
+    tree: dict = {key: value}
+    for part in reversed(section.split(".")):
+        tree = {part: tree}
     with pytest.raises(ConfigError) as err:
-        config.from_dict({"model": {key: value}})
-    assert str(err.value).startswith(f"model.{key}:")
+        config.from_dict(tree)
+    assert str(err.value).startswith(f"{section}.{key}:")
 
 
 def test_build_rejects_unknown_name():

@@ -7,32 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fdr import paper
+from fdr import comparison, paper
 from fdr.cli import main as cli_main
 from fdr.config import from_dict
 from fdr.runs import resolve
+from tests.conftest import metrics_for, write_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def metrics_for(base: float, levels=("mild", "moderate", "severe")) -> dict:
-    return {lvl: {"psnr": base + d, "ssim": 0.5 + 0.01 * d, "psnr_y": base + d + 0.3, "ssim_y": 0.6, "patches": 10}
-            for lvl, d in zip(levels, (1.0, 0.0, -1.0))}
-
-
-def write_workspace(root: Path, runs: dict, source: str = "embedded", summaries: dict | None = None,
-                    params: dict | None = None) -> Path:
-    """A fake repository: params.yaml, the paper tables, reports/metrics/<run>.json, models/<run>/summary.json."""
-    shutil.copytree(REPO / "reports" / "paper", root / "reports" / "paper")
-    (root / "reports" / "metrics").mkdir(parents=True)
-    for run, data in runs.items():
-        (root / "reports" / "metrics" / f"{run}.json").write_text(json.dumps(data))
-    for run, summary in (summaries or {}).items():
-        (root / "models" / run).mkdir(parents=True)
-        (root / "models" / run / "summary.json").write_text(json.dumps(summary))
-    tree = {"data": {"source": source}, **(params or {})}
-    (root / "params.yaml").write_text(yaml.safe_dump(tree))
-    return root
 
 
 def test_tables_hold_the_papers_numbers_with_sources():
@@ -80,16 +61,16 @@ def test_compare_deltas_missing_and_aliases():
     tables = paper.load_tables(REPO / "reports" / "paper")
     ours = {"fdrnet": metrics_for(25.0), "dncnn": metrics_for(24.0), "input": metrics_for(20.0),
             "fl1": metrics_for(24.5)}
-    rows = paper.compare_table(tables["table1"], ours)
+    rows = comparison.compare_table(tables["table1"], ours)
     idx = {(r.run, r.set, r.metric): r for r in rows}
     assert idx["fdrnet", "moderate", "psnr"].delta == pytest.approx(25.0 - 27.24)
     assert idx["dncnn", "mild", "psnr"].ours == 25.0
     assert idx["owan", "mild", "psnr"].ours is None and idx["owan", "mild", "psnr"].delta is None
     assert idx["input", "mild", "psnr"].paper is None and idx["input", "mild", "psnr"].ours == 21.0
-    assert paper.missing_text("owan") == "not run" and paper.missing_text("rl_restore") == "n/a"
+    assert comparison.missing_text("owan") == "not run" and comparison.missing_text("rl_restore") == "n/a"
 
     # Table 6: fl3/ch32 are the main run; no DID-HY numbers -> compared on moderate, effects vs full model
-    rows6 = paper.compare_table(tables["table6"], ours, alias=paper.aliases(3, 32))
+    rows6 = comparison.compare_table(tables["table6"], ours, alias=comparison.aliases(3, 32))
     idx6 = {(r.run, r.metric): r for r in rows6}
     assert idx6["fl3", "psnr"].ours == 25.0 and idx6["fl3", "psnr"].ours_run == "fdrnet"
     fl1 = idx6["fl1", "psnr"]
@@ -98,7 +79,7 @@ def test_compare_deltas_missing_and_aliases():
     assert fl1.paper_effect == pytest.approx(24.63 - 24.97)
     assert idx6["fl4", "psnr"].ours is None
     # a different main configuration moves the alias: fl2 is then the main run
-    rows6b = paper.compare_table(tables["table6"], ours, alias=paper.aliases(2, 16))
+    rows6b = comparison.compare_table(tables["table6"], ours, alias=comparison.aliases(2, 16))
     idx6b = {(r.run, r.metric): r for r in rows6b}
     assert idx6b["fl2", "psnr"].ours == 25.0 and idx6b["fl3", "psnr"].ours is None
 
@@ -106,7 +87,7 @@ def test_compare_deltas_missing_and_aliases():
 def test_compare_uses_didhy_when_we_have_it_and_params_from_summaries():
     tables = paper.load_tables(REPO / "reports" / "paper")
     ours = {"fdrnet": {"didhy": {"psnr": 22.0, "ssim": 0.6}}, "nofdm": {"didhy": {"psnr": 21.5, "ssim": 0.58}}}
-    rows = paper.compare_table(tables["table5"], ours, {"fdrnet": {"params": 1671753}})
+    rows = comparison.compare_table(tables["table5"], ours, {"fdrnet": {"params": 1671753}})
     idx = {(r.run, r.metric): r for r in rows}
     assert not idx["nofdm", "psnr"].substituted
     assert idx["nofdm", "psnr"].ours_effect == pytest.approx(-0.5)
@@ -119,39 +100,39 @@ def test_track_tables_read_track_runs():
     tables = paper.load_tables(REPO / "reports" / "paper")
     ours = {"fdrnet": {"didhy": {"psnr": 99.0, "ssim": 0.9}, "moderate": {"psnr": 25.0, "ssim": 0.7}},
             "didhy_fdrnet": {"didhy": {"psnr": 21.0, "ssim": 0.6}}}
-    rows = {(r.run, r.metric): r for r in paper.compare_table(tables["table2"], ours)}
+    rows = {(r.run, r.metric): r for r in comparison.compare_table(tables["table2"], ours)}
     assert rows["fdrnet", "psnr"].ours == 21.0 and rows["fdrnet", "psnr"].ours_run == "didhy_fdrnet"
     assert rows["dncnn", "psnr"].ours is None
-    table1 = {(r.run, r.set, r.metric): r for r in paper.compare_table(tables["table1"], ours)}
+    table1 = {(r.run, r.set, r.metric): r for r in comparison.compare_table(tables["table1"], ours)}
     assert table1["fdrnet", "moderate", "psnr"].ours == 25.0
-    assert paper.is_ours("didhy_owan") and not paper.is_ours("didhy_rl_restore")
+    assert comparison.is_ours("didhy_owan") and not comparison.is_ours("didhy_rl_restore")
 
 
 def test_seed_spread():
     ours = {"fdrnet": metrics_for(25.0), "seed1": metrics_for(25.2), "fdrnet_seed2": metrics_for(24.8),
             "dncnn": metrics_for(10.0)}
-    spread = paper.seed_spread(ours)
+    spread = comparison.seed_spread(ours)
     assert spread["runs"] == ["fdrnet", "fdrnet_seed2", "seed1"]
     m = spread["sets"]["moderate"]["psnr"]
     assert m["n"] == 3 and m["mean"] == pytest.approx(25.0) and m["std"] == pytest.approx(0.2)
-    assert paper.seed_spread({"fdrnet": metrics_for(25.0)})["sets"] == {}
+    assert comparison.seed_spread({"fdrnet": metrics_for(25.0)})["sets"] == {}
 
 
 def test_comparability_notes():
-    assert "NOT comparable" in paper.comparability("embedded")
-    assert "NOT comparable" in paper.comparability("embedded", "table1")
-    assert "not comparable" in paper.comparability("div2k", "table3")
-    assert "unknown" in paper.comparability(None)
+    assert "NOT comparable" in comparison.comparability("embedded")
+    assert "NOT comparable" in comparison.comparability("embedded", "table1")
+    assert "not comparable" in comparison.comparability("div2k", "table3")
+    assert "unknown" in comparison.comparability(None)
 
 
 def test_read_metrics_through_dvc_and_files(tmp_path):
     write_workspace(tmp_path, {"fdrnet": metrics_for(25.0), "input": metrics_for(20.0)})
-    ours, how = paper.read_metrics(cwd=tmp_path, use_dvc=False)
+    ours, how = comparison.read_metrics(cwd=tmp_path, use_dvc=False)
     assert how.startswith("files") and ours["fdrnet"]["moderate"]["psnr"] == 25.0
     if shutil.which("dvc") is None:
         pytest.skip("dvc not installed")
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
-    ours_dvc, how = paper.read_metrics(cwd=tmp_path)
+    ours_dvc, how = comparison.read_metrics(cwd=tmp_path)
     assert how == "dvc metrics show"
     assert ours_dvc == ours
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from fdr import report
 from stages.report import main as report_main
-from tests.test_paper import metrics_for, write_workspace
+from tests.conftest import metrics_for, write_workspace
 
 
 def _table_block(text: str, heading: str) -> str:
@@ -70,10 +70,6 @@ def test_report_figures_dropped_when_no_numbers(tmp_path):
     report.write_report(tmp_path, use_dvc=False, count_paper_params=False)
     assert not (tmp_path / "reports" / "figures" / "report" / "table1.png").exists()
     assert "table1.png" not in (tmp_path / "reports" / "report.md").read_text()
-
-
-def test_git_revision_outside_git(tmp_path):
-    assert report.git_revision(tmp_path) == "unknown"
 
 
 def test_stage_main(tmp_path, monkeypatch, capsys):

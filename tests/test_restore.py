@@ -7,8 +7,7 @@ from torch import nn
 
 from fdr.cli import main
 from fdr.restore import edge_weights, restore_array, restore_rows, tile_starts
-from tests.test_checkpoint import tiny_checkpoint
-from tests.test_train import one_thread  # noqa: F401 (autouse fixture)
+from tests.conftest import tiny_checkpoint
 
 
 class LocalNet(nn.Module):

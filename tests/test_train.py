@@ -1,8 +1,4 @@
-"""Trainer: outputs, batch order, resume, NaN handling, DVCLive log trimming (fdr.train).
-
-Also holds the small fixtures the other training/restore tests import: a synthetic patch folder
-in the crop stage's layout and a tiny FDR-Net configuration.
-"""
+"""Trainer: outputs, batch order, resume, NaN handling, DVCLive log trimming (fdr.train)."""
 import dataclasses
 import json
 import os
@@ -15,87 +11,11 @@ import yaml
 from numpy.lib.format import open_memmap
 
 from fdr import checkpoint as ckpt
-from fdr import config, distributed
 from fdr import train as trainer
-from fdr.train import BatchOrder, TrainingError, _trim_live
-
-REPO = Path(__file__).resolve().parents[1]
-TINY_MODEL = {"channels": 8, "phases": 1, "n_flayers": 1, "pm_blocks": 0, "aux_blocks": 1}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and do not stall when other processes load the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_patch_set(folder: Path, n: int = 48, patch: int = 16, seed: int = 0) -> Path:
-    """Write ``input.npy`` / ``target.npy`` (uint8 N x P x P x 3, open_memmap) and a manifest:
-    smooth colour gratings as targets, noisy copies as inputs."""
-    rng = np.random.default_rng(seed)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    inp = open_memmap(folder / "input.npy", mode="w+", dtype=np.uint8, shape=(n, patch, patch, 3))
-    tgt = open_memmap(folder / "target.npy", mode="w+", dtype=np.uint8, shape=(n, patch, patch, 3))
-    yy, xx = np.mgrid[0:patch, 0:patch]
-    rows = ["source,scale,y,x"]
-    for k in range(n):
-        freq, phase = rng.uniform(0.1, 0.6, 3), rng.uniform(0, 6, 3)
-        clean = 0.5 + 0.4 * np.sin(freq * (xx[..., None] + 0.7 * yy[..., None]) + phase)
-        tgt[k] = np.round(clean * 255)
-        inp[k] = np.clip(np.round(clean * 255 + rng.normal(0, 20, clean.shape)), 0, 255)
-        rows.append(f"synthetic{k},1.0,0,0")
-    inp.flush()
-    tgt.flush()
-    del inp, tgt
-    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return folder
-
-
-def tiny_params(root: Path, **train) -> dict:
-    """A parameter tree for a tiny, fast FDR-Net run on data below ``root``."""
-    t = {"iterations": 12, "batch_size": 4, "log_every": 2, "val_every": 6, "checkpoint_every": 5,
-         "val_patches": 8, "device": "cpu", **train}
-    return {"seed": 3, "data": {"root": str(root)}, "model": dict(TINY_MODEL), "train": t,
-            "evaluate": {"batch_size": 8}}
-
-
-def write_params(tmp: Path, **train) -> Path:
-    data = tmp / "data"
-    if not (data / "patches" / "train").exists():
-        make_patch_set(data / "patches" / "train", n=48)
-        make_patch_set(data / "patches" / "test_moderate", n=12, seed=1)
-    path = tmp / "params.yaml"
-    path.write_text(yaml.safe_dump(tiny_params(data, **train)))
-    return path
-
-
-def subprocess_env(threads: int = 1) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
-    return env
-
-
-def run_inprocess(tmp: Path, out: str = "out", iterations=None, **settings) -> dict:
-    cfg = config.load(write_params(tmp, **settings))
-    patches = Path(cfg.data.root) / "patches"
-    return trainer.train(cfg, "fdrnet", tmp / out, "fdrnet", cfg.model, patches / "train", patches / "test_moderate",
-                 iterations=iterations, progress=False)
-
-
-def weights(path: Path) -> dict:
-    return ckpt.read(path)["model"]
-
-
-def assert_same_weights(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-
+from fdr.data.dataset import BatchOrder
+from fdr.live import trim_live
+from fdr.train import TrainingError
+from tests.conftest import assert_same_weights, make_patch_set, run_inprocess, weights, write_params
 
 class _Sized(torch.utils.data.Dataset):
     def __init__(self, n):
@@ -107,9 +27,9 @@ class _Sized(torch.utils.data.Dataset):
 
 def test_global_batches_do_not_depend_on_world_size():
     ds = _Sized(103)
-    one = BatchOrder(ds, 12, seed=5, ctx=distributed.Context())
+    one = BatchOrder(ds, 12, seed=5)
     for world in (2, 3, 4):
-        ranks = [BatchOrder(ds, 12, 5, distributed.Context(rank=r, world_size=world)) for r in range(world)]
+        ranks = [BatchOrder(ds, 12, 5, rank=r, world_size=world) for r in range(world)]
         for epoch in (0, 1):
             single = one.epoch_batches(epoch)
             split = [o.epoch_batches(epoch) for o in ranks]
@@ -118,9 +38,9 @@ def test_global_batches_do_not_depend_on_world_size():
                 assert sorted(batch) == sorted(i for part in split for i in part[k]), (world, epoch, k)
     assert one.epoch_batches(0) != one.epoch_batches(1)
     with pytest.raises(ValueError, match="divisible"):
-        BatchOrder(ds, 12, 5, distributed.Context(rank=0, world_size=5))
+        BatchOrder(ds, 12, 5, rank=0, world_size=5)
     with pytest.raises(ValueError, match="fewer than train.batch_size"):
-        BatchOrder(_Sized(3), 12, 5, distributed.Context())
+        BatchOrder(_Sized(3), 12, 5)
 
 
 def test_train_writes_checkpoint_logs_and_summary(tmp_path):
@@ -215,10 +135,9 @@ def test_svdo_normalize_divides_the_gram_matrix_and_retrains(tmp_path, capsys):
 
 def test_fingerprint_covers_every_training_setting_but_the_listed_ones():
     from fdr.config import TrainConfig
-    from fdr.train import _NOT_WEIGHTS
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    assert set(_NOT_WEIGHTS) <= fields and "svdo_normalize" in fields - set(_NOT_WEIGHTS)
+    assert set(ckpt.NOT_WEIGHTS) <= fields and "svdo_normalize" in fields - set(ckpt.NOT_WEIGHTS)
 
 
 def test_trim_live_drops_rows_after_checkpoint_and_broken_summary(tmp_path):
@@ -226,7 +145,7 @@ def test_trim_live_drops_rows_after_checkpoint_and_broken_summary(tmp_path):
     metrics.mkdir(parents=True)
     (metrics / "loss.tsv").write_text("step\tloss\n2\t0.5\n4\t0.4\n6\t0.3\n8\t0.")  # last row cut by a kill
     (tmp_path / "metrics.json").write_text('{"train": {"loss": 0.')
-    _trim_live(tmp_path, 4)
+    trim_live(tmp_path, 4)
     assert (metrics / "loss.tsv").read_text().split() == ["step", "loss", "2", "0.5", "4", "0.4"]
     assert not (tmp_path / "metrics.json").exists()
 
@@ -235,7 +154,7 @@ def test_stage_reports_bad_run_name(tmp_path, capsys):
     from stages.train import main
 
     params = write_params(tmp_path)
-    assert main(["nosuchrun", "--params", str(params)]) == 1
+    assert main(["nosuchrun", "--params", str(params)]) == 2
     assert "nosuchrun" in capsys.readouterr().err
 
 
@@ -255,7 +174,7 @@ def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch, c
     assert res["moderate"]["psnr"] != inp["moderate"]["psnr"]
     (tmp_path / "params.yaml").write_text((tmp_path / "params.yaml").read_text().replace("channels: 8", "channels: 6"))
     capsys.readouterr()
-    assert evaluate(["fdrnet", "--params", "params.yaml", "--no-progress"]) == 1  # stale checkpoint: refused
+    assert evaluate(["fdrnet", "--params", "params.yaml", "--no-progress"]) == 2  # stale checkpoint: refused
     assert "run the train stage first" in capsys.readouterr().err
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from tests.test_train import subprocess_env, weights, write_params
+from tests.conftest import subprocess_env, weights, write_params
 
 
 @pytest.mark.slow

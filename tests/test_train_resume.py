@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_train import assert_same_weights, subprocess_env, weights, write_params
+from tests.conftest import assert_same_weights, subprocess_env, weights, write_params
 
 ITERATIONS = 300
 

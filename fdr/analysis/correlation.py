@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .io import pyplot, save_figure
+from fdr.figures import pyplot, save_figure
+from fdr.tensors import from_images
 
 FEATURE_KEYS = ("fdm_in", "fdm_out")
 
@@ -100,9 +101,7 @@ def batches(images: np.ndarray, batch_size: int):
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images: expected N x H x W x 3, got shape {images.shape}")
     for i in range(0, len(images), batch_size):
-        chunk = np.asarray(images[i:i + batch_size])
-        x = torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2)
-        yield x.float().div_(255) if chunk.dtype == np.uint8 else x.float()
+        yield from_images(np.asarray(images[i:i + batch_size]))
 
 
 def features(model: nn.Module, x: torch.Tensor) -> dict:

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .io import pyplot, save_figure
+from fdr.figures import pyplot, save_figure
 
 MAIN_RUNS = ("fdrnet", "dncnn", "owan")
 

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .io import pyplot, save_figure
+from fdr.data.imageio import to_float
+from fdr.figures import pyplot, save_figure
+from fdr.tensors import from_images, to_images
 
 COLUMNS = (("input", "Distorted input"), ("dncnn", "DnCNN"), ("owan", "OWAN (OP-Attention)"),
            ("fdrnet", "FDR-Net"), ("target", "Ground truth"))
@@ -31,11 +33,7 @@ def pick(n_available: int, count: int, seed: int) -> list[int]:
 def restore(model: nn.Module, inputs: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
     """Run ``model`` on uint8 N x H x W x 3 inputs; float N x H x W x 3 outputs clipped to [0, 1]."""
     model = model.eval().to(device)
-    x = torch.from_numpy(np.ascontiguousarray(inputs)).permute(0, 3, 1, 2).float().div_(255).to(device)
-    y = model(x)
-    if isinstance(y, tuple):
-        y = y[0]
-    return y.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+    return to_images(model(from_images(inputs, device)))
 
 
 def default_psnr(out: np.ndarray, gt: np.ndarray) -> float:
@@ -48,8 +46,8 @@ def build_tiles(inputs: np.ndarray, targets: np.ndarray, models: Mapping[str, Op
                 device: str | torch.device = "cpu",
                 psnr_fn: Callable[[np.ndarray, np.ndarray], float] = default_psnr) -> list[dict]:
     """Per crop: ``{column: (image float HWC or None, psnr or None)}``."""
-    gt = np.asarray(targets, dtype=np.float32) / 255.0
-    columns = {"input": np.asarray(inputs, dtype=np.float32) / 255.0}
+    gt = to_float(targets)
+    columns = {"input": to_float(inputs)}
     for key, model in models.items():
         columns[key] = restore(model, inputs, device) if model is not None else None
     rows = []

@@ -23,8 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from fdr.data.imageio import to_float
+from fdr.figures import pyplot, save_figure
+
 from .correlation import batches, features
-from .io import pyplot, save_figure
 
 DISTORTIONS = ("blur", "noise", "jpeg")
 LEVELS = tuple(range(1, 11))
@@ -82,9 +84,7 @@ def channel_responses(model: nn.Module, clean: np.ndarray, synth, seed: int = 0,
 
     ``clean`` is uint8 (or float [0, 1]) N x H x W x 3."""
     model = model.eval().to(device)
-    clean_f = np.asarray(clean, dtype=np.float64)
-    if clean.dtype == np.uint8:
-        clean_f = clean_f / 255.0
+    clean_f = to_float(clean) if clean.dtype == np.uint8 else np.asarray(clean, dtype=np.float64)
     base = _mean_abs(model, clean_f.astype(np.float32), batch_size, device)
     resp = np.zeros((len(DISTORTIONS), len(LEVELS)) + base.shape)
     values = np.zeros((len(DISTORTIONS), len(LEVELS)))

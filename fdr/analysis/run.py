@@ -19,11 +19,11 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from fdr.atomic import write_json
 from fdr.distributed import choose_device
 from fdr.evaluate import open_set, subset_indices
 
 from . import correlation, curves, grids, responses
-from .io import write_json
 
 
 
@@ -68,21 +68,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
         metrics = {"correlation": {"skipped": "the main model has no FDM"},
                    "responses": {"skipped": "the main model has no FDM"}}
 
-    # Fig. 6: visual comparison grids, one per test level
-    others = {run: _load_optional(models_dir, run, loader, device) for run in ("dncnn", "owan")}
-    grid_models = {"dncnn": others["dncnn"], "owan": others["owan"], "fdrnet": model}
-    grid_summary = {}
-    for k, level in enumerate(cfg.synthesis.test_levels):
-        set_dir = patches / f"test_{level}"
-        if not (set_dir / "input.npy").is_file():
-            print(f"analysis: {set_dir} not found; no grid for {level}")
-            continue
-        g_in, g_gt = open_set(set_dir)
-        chosen = grids.pick(len(g_in), cfg.analysis.grid_crops, seed=cfg.seed + k)
-        rows = grids.build_tiles(np.asarray(g_in[chosen]), np.asarray(g_gt[chosen]), grid_models, device)
-        grids.plot_grid(rows, figures_dir / f"grid_{level}.png",
-                        f"{level.capitalize()} test level: {len(chosen)} crops drawn with seed {cfg.seed + k}")
-        grid_summary[level] = {"crops": [int(i) for i in chosen]}
+    grid_summary = _grids(cfg, model, models_dir, figures_dir, patches, loader, device)
 
     # Training curves of every run
     last = curves.plot_curves(curves.discover(models_dir), figures_dir / "curves.png",
@@ -94,9 +80,28 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
         "patch_indices": [int(i) for i in idx],
         "set": f"test_{cfg.synthesis.train_level}",
     })
-    write_json(figures_dir / "details.json", details)
-    write_json(metrics_path, metrics)
+    write_json(figures_dir / "details.json", details, sort_keys=True)
+    write_json(metrics_path, metrics, sort_keys=True)
     return metrics
+
+
+def _grids(cfg, model, models_dir: Path, figures_dir: Path, patches: Path, loader: Callable, device) -> dict:
+    """Fig. 6: visual comparison grids (input, DnCNN, OWAN, FDR-Net, target), one per test level."""
+    grid_models = {run: _load_optional(models_dir, run, loader, device) for run in ("dncnn", "owan")}
+    grid_models["fdrnet"] = model
+    summary = {}
+    for k, level in enumerate(cfg.synthesis.test_levels):
+        set_dir = patches / f"test_{level}"
+        if not (set_dir / "input.npy").is_file():
+            print(f"analysis: {set_dir} not found; no grid for {level}")
+            continue
+        g_in, g_gt = open_set(set_dir)
+        chosen = grids.pick(len(g_in), cfg.analysis.grid_crops, seed=cfg.seed + k)
+        rows = grids.build_tiles(np.asarray(g_in[chosen]), np.asarray(g_gt[chosen]), grid_models, device)
+        grids.plot_grid(rows, figures_dir / f"grid_{level}.png",
+                        f"{level.capitalize()} test level: {len(chosen)} crops drawn with seed {cfg.seed + k}")
+        summary[level] = {"crops": [int(i) for i in chosen]}
+    return summary
 
 
 def _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device, figures_dir: Path,

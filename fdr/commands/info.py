@@ -17,7 +17,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fdr import config, runs
-from fdr.config import ModelConfig
 from fdr.models import VARIANT_LABELS, build, count_parameters, paper_variants
 
 HELP = "print parameters and GFLOPs (63x63 patch) of the paper's variants and of params.yaml's models"
@@ -30,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help=f"parameter file (default: {DEFAULT_PARAMS}, skipped if absent)")
 
 
-def measure(name: str, cfg: ModelConfig, patch: int = PATCH) -> dict:
+def measure(name: str, cfg, patch: int = PATCH) -> dict:
     """Parameters and forward GFLOPs of model ``name`` on a 1 x 3 x patch x patch input."""
     with torch.device("meta"):
         model = build(name, cfg)
@@ -41,21 +40,22 @@ def measure(name: str, cfg: ModelConfig, patch: int = PATCH) -> dict:
     return {"params": count_parameters(model), "gflops": counter.get_total_flops() / 1e9}
 
 
-def _row(key: str, name: str, cfg: ModelConfig, label: str) -> dict:
+def _row(key: str, name: str, cfg, label: str) -> dict:
     return {"key": key, "label": label, "model": name, **measure(name, cfg), "config": config.to_dict(cfg)}
 
 
-def current_variants(cfg: config.Config) -> dict[str, tuple[str, ModelConfig]]:
-    """The main model, its Table 5 ablations and the baselines as ``params.yaml`` defines them."""
-    specs = {run: runs.resolve(cfg, run) for run in ("fdrnet", "nofdm", "noaux", "dncnn", "owan")}
+def current_variants(cfg: config.Config) -> dict[str, tuple[str, object]]:
+    """Every run of ``params.yaml``'s run table and Table 6 sweeps, as it would be built now."""
+    names = list(cfg.runs) + [f"fl{n}" for n in cfg.ablations.flayers] + [f"ch{c}" for c in cfg.ablations.channels]
+    specs = {run: runs.resolve(cfg, run) for run in names}
     return {run: (spec.model_name, spec.model_cfg) for run, spec in specs.items()}
 
 
-def _describe(cfg: ModelConfig, name: str) -> str:
+def _describe(cfg, name: str) -> str:
     if name == "dncnn":
-        return f"{cfg.dncnn_depth} layers x {cfg.dncnn_channels} ch"
+        return f"{cfg.depth} layers x {cfg.channels} ch"
     if name == "owan":
-        return f"{cfg.owan_groups} groups x {cfg.owan_layers} layers, {cfg.owan_channels} ch"
+        return f"{cfg.groups} groups x {cfg.layers} layers, {cfg.channels} ch"
     parts = [f"C={cfg.channels}", f"FD-layers={cfg.n_flayers}", f"phases={cfg.phases}",
              f"PM={cfg.pm_blocks}", f"aux={cfg.aux_blocks if cfg.use_aux else 'off'}"]
     if not cfg.use_fdm:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm import tqdm
 
-from fdr.checkpoint import DEFAULT_CHECKPOINT, atomic_write, load_model
+from fdr.checkpoint import DEFAULT_CHECKPOINT, load_model
 from fdr.config import DataConfig
+from fdr.data.imageio import IMAGE_SUFFIXES, BadImage, read_rgb, write_image
 from fdr.distributed import choose_device
-from fdr.restore import IMAGE_SUFFIXES, count_tiles, restore_array
+from fdr.restore import count_tiles, restore_array
 
 HELP = "restore photos (files or folders) with a trained model, tile by tile"
 MAX_PIXELS = DataConfig.max_pixels  # the same limit as the pipeline's data.max_pixels default
@@ -58,34 +57,6 @@ def collect(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[tuple[str,
     return found, problems
 
 
-def read_image(path: Path, max_pixels: int) -> np.ndarray:
-    """Decode ``path`` to uint8 H x W x 3 RGB (EXIF orientation applied, alpha dropped). The size
-    is checked against ``max_pixels`` from the header, before any pixel is decoded."""
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = 2 * max_pixels + 1  # Pillow's own bomb check stays as a backstop
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-        with im:
-            w, h = im.size
-            if w * h > max_pixels:
-                raise ValueError(f"{w}x{h} = {w * h:,} pixels exceeds --max-pixels {max_pixels:,}")
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-
-
-def write_image(path: Path, array: np.ndarray) -> None:
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path.suffix}: unknown output format")
-    img = Image.fromarray(array)
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    atomic_write(path, lambda f: img.save(f, format=fmt, **options))
-
-
 def run(args: argparse.Namespace) -> int:
     if args.tile > 0 and not 0 <= args.overlap < args.tile:
         raise ValueError(f"--overlap: expected 0 <= overlap < tile ({args.tile}), got {args.overlap}")
@@ -115,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             if target in claimed:
                 raise ValueError(f"output {dst} is already written for {claimed[target]}")
             claimed[target] = src
-            image = read_image(src, args.max_pixels)
+            image = read_rgb(src, args.max_pixels, allow_gray=True, limit_name="--max-pixels")
             h, w = image.shape[:2]
             with tqdm(total=count_tiles(h, w, args.tile, args.overlap), desc=src.name, unit="tile",
                       disable=args.quiet, leave=False) as bar:
@@ -125,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
             done += 1
             if not args.quiet:
                 print(f"{src} -> {dst}", file=sys.stderr)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        except BadImage as exc:  # its message names the file
+            failures.append((exc.path, exc.detail))
+        except (OSError, ValueError) as exc:
             failures.append((str(src), str(exc) or type(exc).__name__))
     for name, why in failures:
         print(f"error: {name}: {why}", file=sys.stderr)

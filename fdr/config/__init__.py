@@ -13,13 +13,15 @@ import yaml
 
 from .base import ConfigError, build, require, to_dict
 from .data import ArchiveConfig, CropConfig, DataConfig, SynthConfig
-from .model import ModelConfig
+from .model import BaselinesConfig, DnCNNConfig, ModelConfig, OWANConfig
 from .pipeline import AblationConfig, AnalysisConfig, EvalConfig
+from .runs import RunConfig, check_name, default_runs
 from .train import TrainConfig
 
 __all__ = [
-    "ArchiveConfig", "AblationConfig", "AnalysisConfig", "Config", "ConfigError", "CropConfig",
-    "DataConfig", "EvalConfig", "ModelConfig", "SynthConfig", "TrainConfig", "load", "from_dict", "to_dict",
+    "ArchiveConfig", "AblationConfig", "AnalysisConfig", "BaselinesConfig", "Config", "ConfigError", "CropConfig",
+    "DataConfig", "DnCNNConfig", "EvalConfig", "ModelConfig", "OWANConfig", "RunConfig", "SynthConfig",
+    "TrainConfig", "load", "from_dict", "section", "to_dict",
 ]
 
 
@@ -31,14 +33,28 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     synthesis: SynthConfig = field(default_factory=SynthConfig)
     crop: CropConfig = field(default_factory=CropConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # FDR-Net
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
+    runs: dict[str, RunConfig] = field(default_factory=default_runs)  # the run table
     ablations: AblationConfig = field(default_factory=AblationConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def validate(self, path: str) -> None:
         require(self.seed >= 0, path, "seed", "an integer >= 0", self.seed)
+        for name, row in self.runs.items():
+            check_name(name, "runs")
+            base = section(self, row.model)  # the switch must name keys of the run's section, well typed
+            build(type(base), {**to_dict(base), **row.set}, f"runs.{name}.set")
+
+
+def section(cfg: Config, dotted: str):
+    """The config object at a dotted section path (``model``, ``baselines.dncnn``)."""
+    node = cfg
+    for key in dotted.split("."):
+        node = getattr(node, key)
+    return node
 
 
 def _set_dotted(tree: dict, dotted: str, value: Any) -> None:

@@ -40,7 +40,7 @@ class DataConfig:
 
     ``source`` feeds the hybrid-distortion sets (train, test_*). DID-HY and derain use DID-MDN's own
     rain when ``did_mdn.url`` is set, deblur uses GoPro pairs when ``gopro.url`` is set; otherwise
-    they are synthesised from the source's images (see ``fdr/data/rain.py``).
+    they are synthesised from the source's images (see ``fdr/data/rain_motion.py``).
     """
 
     source: Source = "embedded"  # embedded = photos shipped with scikit-image/matplotlib (offline)

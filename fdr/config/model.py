@@ -1,27 +1,28 @@
-"""``model`` section of ``params.yaml`` (paper §3, Tables 5-6).
+"""Architecture sections of ``params.yaml``: ``model`` (FDR-Net, paper §3, Tables 5-6) and ``baselines``.
 
 The paper states the channel count (32) and FD-layers per FDM (3) but neither the number of
 phases nor the block internals. ``phases``, ``pm_blocks``, ``aux_blocks`` and ``ca_reduction``
 default to the values derived in :mod:`fdr.models.fdrnet` so that the three Table 5 variants
-have 1.66M / 1.62M / 1.21M parameters. The baselines keep their own width/depth fields so that
-changing ``channels`` for FDR-Net does not change DnCNN or OWAN.
+have 1.66M / 1.62M / 1.21M parameters. The baselines have sections of their own
+(``baselines.dncnn``, ``baselines.owan``), so changing ``model.channels`` touches FDR-Net alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
 
 from .base import require
 
-ModelName = Literal["fdrnet", "dncnn", "owan"]
+
+def _at_least(obj, path: str, bounds: tuple[tuple[str, int], ...]) -> None:
+    for key, low in bounds:
+        value = getattr(obj, key)
+        require(value >= low, path, key, f"an integer >= {low}", value)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture switches. Defaults are the paper's configuration (Table 6: 3 FD-layers, 32 channels)."""
+    """FDR-Net. Defaults are the paper's configuration (Table 6: 3 FD-layers, 32 channels)."""
 
-    name: ModelName = "fdrnet"
-    # FDR-Net
     channels: int = 32  # feature channels C of the FD/FA layers
     n_flayers: int = 3  # FD-layers per FDM (= FA-layers per FAM), Table 6
     phases: int = 7  # number of phases (Fig. 5); not stated in the paper, derived from Table 5
@@ -30,20 +31,38 @@ class ModelConfig:
     pm_blocks: int = 2  # ResBlocks in each FA-layer's process module (Eq. 6); derived from Table 5
     aux_blocks: int = 3  # ResBlocks in each phase's auxiliary branch (§3.4); derived from Table 5
     ca_reduction: int = 16  # channel-attention bottleneck ratio (hidden = max(1, C // ratio)), as RCAN
-    # DnCNN baseline (Zhang et al. 2017)
-    dncnn_depth: int = 17  # convolution layers
-    dncnn_channels: int = 64
-    # OWAN baseline (Suganuma et al. 2019)
-    owan_groups: int = 10  # groups of operation-wise attention layers
-    owan_layers: int = 4  # operation layers per group
-    owan_channels: int = 16
 
     def validate(self, path: str) -> None:
-        at_least = (
-            ("channels", 1), ("n_flayers", 1), ("phases", 1), ("pm_blocks", 0), ("aux_blocks", 1),
-            ("ca_reduction", 1), ("dncnn_depth", 2), ("dncnn_channels", 1), ("owan_groups", 1),
-            ("owan_layers", 1), ("owan_channels", 1),
-        )
-        for key, low in at_least:
-            value = getattr(self, key)
-            require(value >= low, path, key, f"an integer >= {low}", value)
+        _at_least(self, path, (("channels", 1), ("n_flayers", 1), ("phases", 1), ("pm_blocks", 0),
+                               ("aux_blocks", 1), ("ca_reduction", 1)))
+
+
+@dataclass(frozen=True)
+class DnCNNConfig:
+    """DnCNN baseline (Zhang et al. 2017): ``depth`` convolutions of ``channels`` features."""
+
+    depth: int = 17
+    channels: int = 64
+
+    def validate(self, path: str) -> None:
+        _at_least(self, path, (("depth", 2), ("channels", 1)))
+
+
+@dataclass(frozen=True)
+class OWANConfig:
+    """OWAN baseline (Suganuma et al. 2019): ``groups`` x ``layers`` operation-wise attention layers."""
+
+    groups: int = 10
+    layers: int = 4
+    channels: int = 16
+
+    def validate(self, path: str) -> None:
+        _at_least(self, path, (("groups", 1), ("layers", 1), ("channels", 1)))
+
+
+@dataclass(frozen=True)
+class BaselinesConfig:
+    """The comparison methods of Tables 1-2 (defaults: the published sizes)."""
+
+    dncnn: DnCNNConfig = field(default_factory=DnCNNConfig)
+    owan: OWANConfig = field(default_factory=OWANConfig)

@@ -1,4 +1,5 @@
-"""``PatchDataset``: the crop stage's uint8 ``.npy`` patch arrays as a torch Dataset.
+"""``PatchDataset``: the crop stage's uint8 ``.npy`` patch arrays as a torch Dataset; ``BatchOrder``: the
+training batch sequence over it.
 
 Each item is read on its own with a positioned read (``os.pread``) at ``header + i * P*P*3`` of the
 memory-mappable ``.npy`` files, so the set is never held in RAM, let alone as float: the paper-scale set
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 
 def npy_layout(path: Path) -> tuple[tuple, np.dtype, int]:
@@ -106,3 +107,44 @@ class PatchDataset(Dataset):
             b = b[y:y + self.crop, x:x + self.crop]
         return (torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))),
                 torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1))))
+
+
+class BatchOrder:
+    """The global batch sequence: epoch ``e`` is a permutation of the patches drawn from ``(seed, e)``
+    (``DistributedSampler``'s), cut into ``n // B`` batches of ``B`` patches (the incomplete tail is dropped).
+    Under DDP each of ``world_size`` ranks takes an interleaved share of the same global batch, so the
+    sequence does not depend on the number of processes, and an iteration number alone says where it stands
+    (resuming skips no data and repeats none)."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        n = len(dataset)
+        if batch_size % world_size:
+            raise ValueError(f"train.batch_size: {batch_size} is the global batch and must be divisible by the "
+                             f"{world_size} processes")
+        if n < batch_size:
+            raise ValueError(f"training set: {n} patches, fewer than train.batch_size = {batch_size}")
+        self.dataset, self.seed, self.rank, self.world_size = dataset, seed, rank, world_size
+        self.local_batch = batch_size // world_size
+        self.per_epoch = n // batch_size
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        sampler = DistributedSampler(self.dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True,
+                                     seed=self.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        idx = list(sampler)
+        b = self.local_batch
+        return [idx[k * b:(k + 1) * b] for k in range(self.per_epoch)]
+
+    def stream(self, start_iteration: int, num_workers: int = 0, pin_memory: bool = False):
+        """Yield ``(input, target)`` uint8 batches from iteration ``start_iteration`` on, forever."""
+        epoch, position = divmod(start_iteration, self.per_epoch)
+        while True:
+            if hasattr(self.dataset, "set_epoch"):
+                self.dataset.set_epoch(epoch)
+            loader = DataLoader(
+                self.dataset, batch_sampler=self.epoch_batches(epoch)[position:],
+                num_workers=num_workers, pin_memory=pin_memory,
+                generator=torch.Generator().manual_seed(self.seed),  # keep the global RNG untouched
+            )
+            yield from loader
+            epoch, position = epoch + 1, 0

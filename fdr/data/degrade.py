@@ -36,6 +36,7 @@ from threadpoolctl import ThreadpoolController
 from fdr.config import SynthConfig
 
 from . import gaussian
+from .imageio import quantize, to_float
 
 LEVELS = {"mild": (9, 11), "moderate": (12, 17), "severe": (18, 20)}
 N_LEVELS = 10
@@ -226,14 +227,9 @@ def jpeg_roundtrip(u8: np.ndarray, quality: int) -> np.ndarray:
         return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
 
 
-def quantize(img: np.ndarray) -> np.ndarray:
-    """float [0, 1] -> uint8 with round-half-up (MATLAB ``im2uint8``)."""
-    return np.floor(np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def apply_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """Quantise a float image in [0, 1] to 8 bits, JPEG round trip at ``quality``, back to float [0, 1]."""
-    return jpeg_roundtrip(quantize(img), quality).astype(np.float32) / 255.0
+    return to_float(jpeg_roundtrip(quantize(img), quality))
 
 
 # ------------------------------------------------------------------------------------------- pipeline
@@ -269,4 +265,4 @@ def distort_planar(x: np.ndarray, params: DistortionParams, rng: np.random.Gener
 
 def apply(img: np.ndarray, params: DistortionParams, rng: np.random.Generator, cfg: SynthConfig) -> np.ndarray:
     """The protocol on a float H x W x 3 image in [0, 1]: blur, then noise (clipped), then JPEG; float [0, 1]."""
-    return distort_planar(to_planar(img), params, rng, cfg).astype(np.float32) / 255.0
+    return to_float(distort_planar(to_planar(img), params, rng, cfg))

@@ -8,7 +8,11 @@
   header before any pixel is decoded.
 
 RGBA / palette / CMYK images are converted to RGB (alpha dropped, like MATLAB's ``imread``); 16-bit RGB PNGs
-are reduced to 8 bits by Pillow (high byte kept).
+are reduced to 8 bits by Pillow (high byte kept); the EXIF orientation is applied. Every image the project
+reads (the data stages, ``fdr degrade``, ``fdr restore``) goes through :func:`read_rgb`.
+
+The 8-bit conversions live here too, one rule each way: :func:`to_float` (``u / 255`` in float32) and
+:func:`quantize` (``floor(255 x + 0.5)``, MATLAB's ``im2uint8``: round half up).
 """
 from __future__ import annotations
 
@@ -17,11 +21,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from fdr.atomic import atomic_write
 
-
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
@@ -31,7 +35,7 @@ class BadImage(ValueError):
     reason = "bad"
 
     def __init__(self, path, detail: str):
-        self.path = str(path)
+        self.path, self.detail = str(path), detail
         super().__init__(f"{path}: {detail}")
 
 
@@ -47,10 +51,23 @@ class TooLargeImage(BadImage):
     reason = "too_large"
 
 
-def _open(path, max_pixels: int) -> Image.Image:
+def to_float(u8: np.ndarray) -> np.ndarray:
+    """``uint8`` -> float32 in [0, 1] (``u / 255``, as torchvision's ``ToTensor``, which OWAN's loader used)."""
+    return np.asarray(u8).astype(np.float32) / 255.0
+
+
+def quantize(img: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """float [0, 1] -> ``uint8``, rounding half up (MATLAB ``im2uint8``); computed in ``dtype``."""
+    return np.floor(np.clip(np.asarray(img, dtype=dtype), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _open(path, max_pixels: int, limit_name: str = "data.max_pixels") -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        limit = Image.MAX_IMAGE_PIXELS
         try:
+            if limit is not None and max_pixels > limit:  # our limit is checked below; Pillow's may not undercut it
+                Image.MAX_IMAGE_PIXELS = max_pixels
             im = Image.open(path)
         except Image.DecompressionBombError as exc:
             raise TooLargeImage(path, f"image exceeds the pixel limit ({exc})") from exc
@@ -58,10 +75,12 @@ def _open(path, max_pixels: int) -> Image.Image:
             raise
         except (OSError, SyntaxError, ValueError) as exc:
             raise CorruptImage(path, f"not a readable image ({exc})") from exc
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
     w, h = im.size
     if w * h > max_pixels:
         im.close()
-        raise TooLargeImage(path, f"{w}x{h} = {w * h} pixels exceeds data.max_pixels = {max_pixels}")
+        raise TooLargeImage(path, f"{w}x{h} = {w * h:,} pixels exceeds {limit_name} {max_pixels:,}")
     return im
 
 
@@ -74,20 +93,22 @@ def probe(path, max_pixels: int) -> tuple[int, int, str]:
         return im.size[0], im.size[1], im.mode
 
 
-def read_rgb(path, max_pixels: int = 100_000_000, allow_gray: bool = False) -> np.ndarray:
-    """Decode ``path`` to ``uint8`` H x W x 3 (see module docstring for what is rejected or converted)."""
-    im = _open(path, max_pixels)
+def read_rgb(path, max_pixels: int = 100_000_000, allow_gray: bool = False,
+             limit_name: str = "data.max_pixels") -> np.ndarray:
+    """Decode ``path`` to ``uint8`` H x W x 3 (see module docstring for what is rejected or converted);
+    ``limit_name`` is how errors name the pixel limit."""
+    im = _open(path, max_pixels, limit_name)
     with im, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if im.mode in GRAY_MODES and not allow_gray:
             raise GrayscaleImage(path, f"one-channel image (mode {im.mode}); expected colour")
         try:
             im.load()
+            im = ImageOps.exif_transpose(im)
             if im.mode == "P" and "transparency" in im.info:
                 im = im.convert("RGBA")
             if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-                arr = np.asarray(im, dtype=np.float64)
-                im = Image.fromarray(np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8))
+                im = Image.fromarray(quantize(np.asarray(im, dtype=np.float64) / 65535.0, np.float64))
             rgb = im.convert("RGB") if im.mode != "RGB" else im
             arr = np.asarray(rgb, dtype=np.uint8)
         except (OSError, SyntaxError, ValueError) as exc:
@@ -106,12 +127,13 @@ def write_png(path, arr: np.ndarray, compress_level: int = 1) -> None:
 
 
 def write_image(path, arr: np.ndarray) -> None:
-    """Write ``uint8`` RGB losslessly; the format follows the suffix (PNG, BMP, TIFF, PPM)."""
+    """Write ``uint8`` H x W x 3 atomically; the format follows the suffix (JPEG / WebP at quality 95)."""
     path = Path(path)
-    fmt = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".ppm": "PPM"}.get(path.suffix.lower())
+    fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: output must be a lossless format (.png, .bmp, .tif, .tiff, .ppm)")
-    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format=fmt))
+        raise ValueError(f"{path}: unknown image format {path.suffix!r}")
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format=fmt, **options))
 
 
 def sha256_file(path, chunk: int = 1 << 20) -> str:

@@ -11,7 +11,6 @@ the sample's drawn values. The whole ``data/patches`` folder is built aside and 
 """
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional
@@ -19,6 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from fdr.atomic import write_json
 from fdr.config import Config
 
 from .imageio import read_rgb
@@ -118,8 +118,7 @@ def crop(cfg: Config, root: Optional[Path] = None, log: Callable[[str], None] = 
             limit = cfg.crop.max_train_patches if name.endswith("train") else cfg.crop.max_test_patches
             rows = crop_set(cfg, name, root, tmp / name, limit, threads=cfg.synthesis.workers)
             summary[name] = {"patches": len(rows), "samples": int(rows["sample"].nunique()) if len(rows) else 0}
-        (tmp / "summary.json").write_text(json.dumps({"patch": cfg.crop.patch, "stride": cfg.crop.stride,
-                                                      "sets": summary}, indent=2) + "\n")
+        write_json(tmp / "summary.json", {"patch": cfg.crop.patch, "stride": cfg.crop.stride, "sets": summary})
     for name, v in summary.items():
         log(f"patches: {name:14s} {v['patches']:7d} from {v['samples']} samples")
     return summary

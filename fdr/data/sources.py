@@ -19,7 +19,6 @@ stage with an error naming the file unless ``data.skip_bad`` is true.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +26,17 @@ from typing import Callable, Optional
 
 import pandas as pd
 
+from fdr.atomic import write_json
 from fdr.config import Config
 from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
 from .download import fetch
 from .extract import safe_extract
 from .layout import built_aside
-from .imageio import BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
+from .imageio import IMAGE_SUFFIXES, BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
 
 RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", "kind", "target", "layout",
                "level", "scene", "status", "source_sha256"]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True)
@@ -245,7 +244,7 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
                     r[col] = (Path("raw") / Path(r[col]).relative_to(tmp)).as_posix()
         df = pd.DataFrame(rows, columns=RAW_COLUMNS)
         df.to_csv(tmp / "manifest.csv", index=False)
-        (tmp / "archives.json").write_text(json.dumps(archives, indent=2) + "\n")
+        write_json(tmp / "archives.json", archives)
     counts = df.groupby(["dataset", "split", "status"]).size().to_dict() if len(df) else {}
     for (ds, sp, st), n in sorted(counts.items()):
         log(f"raw: {ds:10s} {sp:5s} {st:10s} {n}")

@@ -7,7 +7,7 @@ Sets (``data/synth/<set>/``):
 - ``test_<level>`` for each of ``synthesis.test_levels`` on the test images (``synthesis.test_scales``), or the
   released RL-Restore test patches when ``data.rl_restore_testsets`` is given;
 - with ``synthesis.didhy``: ``didhy_train`` / ``didhy_test``: rain + blur + noise + JPEG at ``didhy_size`` (§4.1),
-  rain from DID-MDN when ``data.did_mdn`` is given, else from ``fdr.data.rain``'s streak model;
+  rain from DID-MDN when ``data.did_mdn`` is given, else from ``fdr.data.rain_motion``'s streak model;
 - with ``synthesis.single``: ``deblur_*`` (GoPro pairs, or synthetic motion blur) and ``derain_*`` (DID-MDN pairs,
   or synthetic rain) (§4.2).
 
@@ -22,7 +22,6 @@ forced by the uint8 patch format, worth at most 0.5/255 per value.
 """
 from __future__ import annotations
 
-import json
 import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -34,10 +33,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from fdr.atomic import write_json
 from fdr.config import Config
 
-from . import degrade, gaussian, rain
-from .imageio import BadImage, read_rgb, write_png
+from . import degrade, gaussian, rain_motion
+from .imageio import BadImage, quantize, read_rgb, to_float, write_png
 from .layout import SET_KEYS, built_aside
 from .sources import read_raw_manifest
 
@@ -119,11 +119,13 @@ def scene_view(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def planar01(u8: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(u8.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
+    """uint8 H x W x 3 -> float32 planes 3 x H x W in [0, 1]."""
+    return np.ascontiguousarray(to_float(u8).transpose(2, 0, 1))
 
 
 def to_u8(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(degrade.quantize(x).transpose(1, 2, 0))
+    """float32 planes in [0, 1] -> uint8 H x W x 3."""
+    return np.ascontiguousarray(quantize(x).transpose(1, 2, 0))
 
 
 # ----------------------------------------------------------------------------------------------- tasks
@@ -152,17 +154,10 @@ def _safe(name: str) -> str:
 
 
 def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
-    """Synthesise one source image (all its scales); returns ``{"rows": [...]}`` or ``{"skip": ...}``.
-    ``out`` is the folder being built (renamed to ``root/synth`` at the end)."""
-    syn, patch = cfg.synthesis, cfg.crop.patch
-    w, h = task.size
+    """Synthesise one source image (all its scales); returns ``{"rows": [...]}``, ``{"skip": ...}`` or
+    ``{"bad": ...}``. ``out`` is the folder being built (renamed to ``root/synth`` at the end)."""
     if task.passthrough:
-        if min(w, h) < patch:
-            return {"skip": (task.set, task.source, "too_small", f"{w}x{h} smaller than crop.patch={patch}")}
-        row = _row(task, cfg, f"{task.index:05d}-{_safe(task.source)}", scale_index=0, scale=1.0, height=h,
-                   width=w, level=task.level, input=task.degraded.path, target=task.clean.path,
-                   input_box=task.degraded.box_str(), target_box=task.clean.box_str())
-        return {"rows": [row]}
+        return _passthrough(task, cfg)
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=_spawn_key(task.set, task.index)))
     try:
         clean_u8 = load(root, task.clean, cfg.data.max_pixels)  # H x W x 3
@@ -170,6 +165,7 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
         degraded = planar01(load(root, task.degraded, cfg.data.max_pixels)) if task.degraded else None
     except BadImage as exc:
         return {"bad": (task.set, task.source, exc.reason, str(exc))}
+    syn, patch = cfg.synthesis, cfg.crop.patch
     if task.track == "hybrid":  # the other tracks work on a didhy_size scene view instead
         clean = scaled(clean, syn.base_scale)
         if min(clean.shape[1:]) < patch:
@@ -179,41 +175,67 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
     elif syn.didhy_size < patch:
         return {"skip": (task.set, task.source, "too_small",
                          f"synthesis.didhy_size={syn.didhy_size} is smaller than crop.patch={patch}")}
-    base = f"{task.index:05d}-{_safe(task.source)}"
-    folder = out / task.set
-    rel = Path("synth") / task.set
-    rows = []
-
-    def emit(sample: str, inp_u8: np.ndarray, gt_u8: np.ndarray, **kw) -> None:
-        write_png(folder / f"{sample}_in.png", inp_u8)
-        write_png(folder / f"{sample}_gt.png", gt_u8)
-        rows.append(_row(task, cfg, sample, height=gt_u8.shape[0], width=gt_u8.shape[1],
-                         input=(rel / f"{sample}_in.png").as_posix(), target=(rel / f"{sample}_gt.png").as_posix(),
-                         **kw))
-
+    writer = _Writer(task, cfg, out)
     if task.track == "hybrid":
-        cur, prev = clean, 1.0
-        for k, s in enumerate(task.scales):
-            cur, prev = scaled(cur, s / prev), s
-            if min(cur.shape[1:]) < patch:
-                continue  # this scale yields no patch (the generator's loop produces none either)
-            p = degrade.draw_params(task.level, rng, syn)
-            if cur is clean and syn.base_scale == 1.0:  # the 8-bit photo itself at x1: no float round trip
-                inp, gt = degrade.distort_planar(np.ascontiguousarray(clean_u8.transpose(2, 0, 1)), p, rng, syn), clean_u8
-            else:
-                inp, gt = degrade.distort_planar(cur, p, rng, syn), to_u8(cur)
-            emit(f"{base}-s{k}", inp, gt, scale_index=k, scale=s, **_params_record(p, task.level))
-        return {"rows": rows}
+        _hybrid(task, syn, clean, clean_u8, rng, writer)
+    else:
+        _scene(task, syn, clean, degraded, rng, writer)
+    return {"rows": writer.rows}
+
+
+def _passthrough(task: Task, cfg: Config) -> dict:
+    """Paired data used as it is: one manifest row pointing at the data set's own files."""
+    (w, h), patch = task.size, cfg.crop.patch
+    if min(w, h) < patch:
+        return {"skip": (task.set, task.source, "too_small", f"{w}x{h} smaller than crop.patch={patch}")}
+    return {"rows": [_row(task, cfg, f"{task.index:05d}-{_safe(task.source)}", scale_index=0, scale=1.0, height=h,
+                          width=w, level=task.level, input=task.degraded.path, target=task.clean.path,
+                          input_box=task.degraded.box_str(), target_box=task.clean.box_str())]}
+
+
+class _Writer:
+    """Writes one sample's input / target PNGs into the set's folder and collects its manifest row."""
+
+    def __init__(self, task: Task, cfg: Config, out: Path):
+        self.task, self.cfg, self.folder, self.rel, self.rows = task, cfg, out / task.set, Path("synth") / task.set, []
+        self.base = f"{task.index:05d}-{_safe(task.source)}"
+
+    def emit(self, sample: str, inp_u8: np.ndarray, gt_u8: np.ndarray, **kw) -> None:
+        write_png(self.folder / f"{sample}_in.png", inp_u8)
+        write_png(self.folder / f"{sample}_gt.png", gt_u8)
+        self.rows.append(_row(self.task, self.cfg, sample, height=gt_u8.shape[0], width=gt_u8.shape[1],
+                              input=(self.rel / f"{sample}_in.png").as_posix(),
+                              target=(self.rel / f"{sample}_gt.png").as_posix(), **kw))
+
+
+def _hybrid(task: Task, syn, clean: np.ndarray, clean_u8: np.ndarray, rng, writer: _Writer) -> None:
+    """Every scale of the image (cumulative bicubic), one level triple drawn per scale (§4.1)."""
+    cur, prev = clean, 1.0
+    for k, s in enumerate(task.scales):
+        cur, prev = scaled(cur, s / prev), s
+        if min(cur.shape[1:]) < writer.cfg.crop.patch:
+            continue  # this scale yields no patch (the generator's loop produces none either)
+        p = degrade.draw_params(task.level, rng, syn)
+        if cur is clean and syn.base_scale == 1.0:  # the 8-bit photo itself at x1: no float round trip
+            inp, gt = degrade.distort_planar(np.ascontiguousarray(clean_u8.transpose(2, 0, 1)), p, rng, syn), clean_u8
+        else:
+            inp, gt = degrade.distort_planar(cur, p, rng, syn), to_u8(cur)
+        writer.emit(f"{writer.base}-s{k}", inp, gt, scale_index=k, scale=s, **_params_record(p, task.level))
+
+
+def _scene(task: Task, syn, clean: np.ndarray, degraded, rng, writer: _Writer) -> None:
+    """DID-HY and the single-distortion tracks on the square scene view: rain (DID-HY, derain) or motion blur
+    (deblur) when the data set gives no distorted image, then blur/noise/JPEG for DID-HY."""
     gt = scene_view(clean, syn.didhy_size)
     src = scene_view(degraded, syn.didhy_size) if degraded is not None else gt
     extra = {}
     if task.track in ("didhy", "derain") and degraded is None:
-        rp = rain.draw_rain(rng)
-        src = rain.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
+        rp = rain_motion.draw_rain(rng)
+        src = rain_motion.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
         extra.update(rp.record())
     if task.track == "deblur" and degraded is None:
-        mp = rain.draw_motion(rng)
-        src = rain.motion_blur(src.transpose(1, 2, 0), mp).transpose(2, 0, 1)
+        mp = rain_motion.draw_motion(rng)
+        src = rain_motion.motion_blur(src.transpose(1, 2, 0), mp).transpose(2, 0, 1)
         extra.update(mp.record())
     if task.track == "didhy":
         p = degrade.draw_params(task.level, rng, syn)
@@ -221,81 +243,59 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
         extra.update(_params_record(p, task.level))
     else:
         inp = to_u8(src)
-    emit(base, inp, to_u8(gt), scale_index=0, scale=1.0, **extra)
-    return {"rows": rows}
+    writer.emit(writer.base, inp, to_u8(gt), scale_index=0, scale=1.0, **extra)
 
 
 # ---------------------------------------------------------------------------------------------- plan
+def _clean_items(df: pd.DataFrame) -> list[tuple]:
+    """``(row, clean Ref, None)`` for every source image: a clean image, or the clean side of a pair."""
+    items = []
+    for _, r in df.iterrows():
+        if r["kind"] == "clean":
+            items.append((r, Ref(r["path"]), None))
+        elif r["kind"] == "rain_pair":
+            items.append((r, Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "clean")), None))
+        elif r["kind"] == "blur_pair":
+            items.append((r, Ref(r["target"]), None))
+    return items
+
+
+def _pair_items(df: pd.DataFrame) -> list[tuple]:
+    """``(row, clean Ref, distorted Ref)`` of paired data: side-by-side rain pairs or separate files."""
+    if df.empty:
+        return []
+    if df["kind"].iloc[0] == "rain_pair":
+        return [(r, Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "clean")),
+                 Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "rain"))) for _, r in df.iterrows()]
+    return [(r, Ref(r["target"]), Ref(r["path"])) for _, r in df.iterrows()]
+
+
+def _tasks(name: str, items: list[tuple], **kw) -> list[Task]:
+    return [Task(set=name, index=i, source=r["name"], scene=r["scene"], split=r["split"], clean=clean, degraded=deg,
+                 size=(int(r["width"]), int(r["height"])), **kw) for i, (r, clean, deg) in enumerate(items)]
+
+
 def plan(cfg: Config, raw: pd.DataFrame) -> dict[str, list[Task]]:
-    """Tasks per set, in a fixed order (the order of the raw manifest)."""
-    d, syn = cfg.data, cfg.synthesis
-    ok = raw[raw["status"] == "ok"]
-    sets: dict[str, list[Task]] = {}
-
-    def clean_refs(df: pd.DataFrame) -> list[tuple[pd.Series, Ref]]:
-        refs = []
-        for _, r in df.iterrows():
-            if r["kind"] == "clean":
-                refs.append((r, Ref(r["path"])))
-            elif r["kind"] == "rain_pair":
-                refs.append((r, Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "clean"))))
-            elif r["kind"] == "blur_pair":
-                refs.append((r, Ref(r["target"])))
-        return refs
-
-    def tasks(name, items, **kw) -> None:
-        sets[name] = [Task(set=name, index=i, source=r["name"], scene=r["scene"], split=r["split"], clean=ref,
-                           size=(int(r["width"]), int(r["height"])), **kw)
-                      for i, (r, ref) in enumerate(items)]
-
-    main = ok[ok["dataset"] == d.source]
-    by_split = {s: clean_refs(main[main["split"] == s]) for s in ("train", "test")}
-    tasks("train", by_split["train"], track="hybrid", level=syn.train_level, scales=tuple(syn.scales))
+    """Tasks per set, in a fixed order (the order of the raw manifest). Paired data (the released test
+    patches, DID-MDN, GoPro) are used where given, else the source's clean images are distorted here."""
+    syn, ok = cfg.synthesis, raw[raw["status"] == "ok"]
+    main = ok[ok["dataset"] == cfg.data.source]
+    clean = {s: _clean_items(main[main["split"] == s]) for s in ("train", "test")}
+    sets = {"train": _tasks("train", clean["train"], track="hybrid", level=syn.train_level, scales=tuple(syn.scales))}
     released = ok[ok["kind"] == "released"]
     for level in syn.test_levels:
-        name = f"test_{level}"
-        rel = released[released["level"] == level]
-        if len(rel):
-            sets[name] = [Task(set=name, index=i, track="released", source=r["name"], scene=r["scene"],
-                               split="test", clean=Ref(r["target"]), degraded=Ref(r["path"]), level=level,
-                               passthrough=True, size=(int(r["width"]), int(r["height"])))
-                          for i, (_, r) in enumerate(rel.iterrows())]
-        else:
-            tasks(name, by_split["test"], track="hybrid", level=level, scales=tuple(syn.test_scales))
-    rain_pairs = ok[(ok["dataset"] == "did-mdn") & (ok["kind"] == "rain_pair")]
-    blur_pairs = ok[(ok["dataset"] == "gopro") & (ok["kind"] == "blur_pair")]
+        pairs = _pair_items(released[released["level"] == level])
+        sets[f"test_{level}"] = (_tasks(f"test_{level}", pairs, track="released", level=level, passthrough=True)
+                                 if pairs else _tasks(f"test_{level}", clean["test"], track="hybrid", level=level,
+                                                      scales=tuple(syn.test_scales)))
     for split in ("train", "test"):
-        rp = rain_pairs[rain_pairs["split"] == split]
-        rp_items = [(r, Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "clean"))) for _, r in rp.iterrows()]
-
-        def rain_ref(r):
-            return Ref(r["path"], box_of(r["layout"], r["width"], r["height"], "rain"))
-
+        rain = _pair_items(ok[(ok["dataset"] == "did-mdn") & (ok["kind"] == "rain_pair") & (ok["split"] == split)])
+        blur = _pair_items(ok[(ok["dataset"] == "gopro") & (ok["kind"] == "blur_pair") & (ok["split"] == split)])
         if syn.didhy:
-            if len(rp):
-                sets[f"didhy_{split}"] = [Task(set=f"didhy_{split}", index=i, track="didhy", source=r["name"],
-                                               scene=r["scene"], split=split, clean=ref, degraded=rain_ref(r),
-                                               level=syn.didhy_level, size=(int(r["width"]), int(r["height"])))
-                                          for i, (r, ref) in enumerate(rp_items)]
-            else:
-                tasks(f"didhy_{split}", by_split[split], track="didhy", level=syn.didhy_level)
+            sets[f"didhy_{split}"] = _tasks(f"didhy_{split}", rain or clean[split], track="didhy", level=syn.didhy_level)
         if syn.single:
-            if len(rp):
-                sets[f"derain_{split}"] = [Task(set=f"derain_{split}", index=i, track="derain", source=r["name"],
-                                                scene=r["scene"], split=split, clean=ref, degraded=rain_ref(r),
-                                                passthrough=True, size=(int(r["width"]), int(r["height"])))
-                                           for i, (r, ref) in enumerate(rp_items)]
-            else:
-                tasks(f"derain_{split}", by_split[split], track="derain")
-            bp = blur_pairs[blur_pairs["split"] == split]
-            if len(bp):
-                sets[f"deblur_{split}"] = [Task(set=f"deblur_{split}", index=i, track="deblur", source=r["name"],
-                                                scene=r["scene"], split=split, clean=Ref(r["target"]),
-                                                degraded=Ref(r["path"]), passthrough=True,
-                                                size=(int(r["width"]), int(r["height"])))
-                                           for i, (_, r) in enumerate(bp.iterrows())]
-            else:
-                tasks(f"deblur_{split}", by_split[split], track="deblur")
+            sets[f"derain_{split}"] = _tasks(f"derain_{split}", rain or clean[split], track="derain", passthrough=bool(rain))
+            sets[f"deblur_{split}"] = _tasks(f"deblur_{split}", blur or clean[split], track="deblur", passthrough=bool(blur))
     return {k: sets[k] for k in SET_KEYS if k in sets}
 
 
@@ -366,7 +366,7 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
             counts[s[2]] = counts.get(s[2], 0) + 1
         summary = {"sets": {n: {"sources": len(sets[n]), "samples": len(r)} for n, r in by_set.items()},
                    "skipped": counts, "workers": workers, "seed": cfg.seed}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(tmp / "summary.json", summary)
     for n, v in summary["sets"].items():
         log(f"synth: {n:14s} {v['samples']:6d} samples from {v['sources']} images")
     if counts:

@@ -6,31 +6,35 @@ image (same shape, not clamped); ``model(x, return_features=True)`` returns ``(y
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
 
-from fdr.config import ModelConfig
+from fdr.config import DnCNNConfig, ModelConfig, OWANConfig
 
 from .dncnn import DnCNN
 from .fdrnet import FDRNet
 from .owan import OWAN
 
-__all__ = ["BUILDERS", "DnCNN", "FDRNet", "OWAN", "VARIANT_LABELS", "build", "count_parameters", "paper_variants"]
+__all__ = ["BUILDERS", "CONFIGS", "DnCNN", "FDRNet", "OWAN", "VARIANT_LABELS", "build", "count_parameters",
+           "paper_variants"]
 
-BUILDERS: dict[str, Callable[[ModelConfig], nn.Module]] = {
+BUILDERS: dict[str, Callable[[Any], nn.Module]] = {
     "fdrnet": FDRNet,
-    "dncnn": lambda cfg: DnCNN(cfg.dncnn_depth, cfg.dncnn_channels),
-    "owan": lambda cfg: OWAN(cfg.owan_channels, cfg.owan_groups, cfg.owan_layers),
+    "dncnn": lambda cfg: DnCNN(cfg.depth, cfg.channels),
+    "owan": lambda cfg: OWAN(cfg.channels, cfg.groups, cfg.layers),
 }
+CONFIGS: dict[str, type] = {"fdrnet": ModelConfig, "dncnn": DnCNNConfig, "owan": OWANConfig}
 
 
-def build(name: str, cfg: ModelConfig, seed: Optional[int] = None) -> nn.Module:
-    """Build model ``name`` (fdrnet, dncnn, owan) from ``cfg``; with ``seed`` the initial weights
-    depend on ``seed`` only (the global RNG state is left untouched)."""
+def build(name: str, cfg: Any, seed: Optional[int] = None) -> nn.Module:
+    """Build model ``name`` (fdrnet, dncnn, owan) from its configuration (``CONFIGS[name]``); with ``seed``
+    the initial weights depend on ``seed`` only (the global RNG state is left untouched)."""
     if name not in BUILDERS:
         raise ValueError(f"model name: expected one of {', '.join(BUILDERS)}, got {name!r}")
+    if not isinstance(cfg, CONFIGS[name]):
+        raise TypeError(f"model {name!r}: expected a {CONFIGS[name].__name__}, got {type(cfg).__name__}")
     if seed is None:
         return BUILDERS[name](cfg)
     with torch.random.fork_rng(devices=[]):
@@ -54,12 +58,12 @@ VARIANT_LABELS: dict[str, str] = {
 }
 
 
-def paper_variants() -> dict[str, tuple[str, ModelConfig]]:
+def paper_variants() -> dict[str, tuple[str, Any]]:
     """The paper's configurations, whatever ``params.yaml`` holds: Table 5 rows, Table 6 columns,
     baselines. Keys match the run names of :mod:`fdr.runs` (``fdrnet``, ``nofdm``, ``noaux``,
     ``fl<N>``, ``ch<N>``, ``dncnn``, ``owan``)."""
     base = ModelConfig()
-    out: dict[str, tuple[str, ModelConfig]] = {
+    out: dict[str, tuple[str, Any]] = {
         "fdrnet": ("fdrnet", base),
         "nofdm": ("fdrnet", dataclasses.replace(base, use_fdm=False)),
         "noaux": ("fdrnet", dataclasses.replace(base, use_aux=False)),
@@ -68,6 +72,6 @@ def paper_variants() -> dict[str, tuple[str, ModelConfig]]:
         out[f"fl{n}"] = ("fdrnet", dataclasses.replace(base, n_flayers=n))
     for c in (16, 32, 48, 64):
         out[f"ch{c}"] = ("fdrnet", dataclasses.replace(base, channels=c))
-    out["dncnn"] = ("dncnn", dataclasses.replace(base, name="dncnn"))
-    out["owan"] = ("owan", dataclasses.replace(base, name="owan"))
+    out["dncnn"] = ("dncnn", DnCNNConfig())
+    out["owan"] = ("owan", OWANConfig())
     return out

@@ -1,0 +1,70 @@
+"""``runs`` section of ``params.yaml``: the run table, one row per trained run.
+
+A row names the ``params.yaml`` section that configures the run's architecture (``model`` = FDR-Net,
+``baselines.dncnn``, ``baselines.owan``), its training and validation patch sets (folders under
+``<data.root>/patches``) and the one switch it changes: ``set`` overrides keys of that section, ``seed``
+offsets the global seed, ``iterations`` replaces ``train.iterations``. The sweeps of Table 6 are not rows:
+they come from ``ablations.flayers`` / ``ablations.channels`` (see :mod:`fdr.runs`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .base import require
+
+Section = Literal["model", "baselines.dncnn", "baselines.owan"]
+ARCH = {"model": "fdrnet", "baselines.dncnn": "dncnn", "baselines.owan": "owan"}
+TRACKS = ("didhy", "deblur", "derain")  # tracks with their own <track>_train / <track>_test sets
+RUN_NAME = re.compile(r"[a-z][a-z0-9_]*")
+RESERVED = re.compile(r"input|(fl|ch)[0-9]+")  # the distorted input and the sweep runs
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One row of the run table."""
+
+    model: Section = "model"  # params section of the architecture
+    train: str = "train"  # training patch set: train (hybrid, Table 1) or <track>_train
+    val: str = "test_moderate"  # validation patch set (a test set of the same track)
+    set: dict[str, Any] = field(default_factory=dict)  # the one switch: keys of the section, changed
+    seed: int = 0  # added to the global seed (seed replicas)
+    iterations: int = 0  # training budget; 0 = train.iterations
+
+    @property
+    def arch(self) -> str:
+        return ARCH[self.model]
+
+    @property
+    def track(self) -> str:
+        """``hybrid`` for runs trained on ``train``, else the track prefix of the training set."""
+        return "hybrid" if self.train == "train" else self.train[: -len("_train")]
+
+    def validate(self, path: str) -> None:
+        tracks = "train or " + ", ".join(f"{t}_train" for t in TRACKS)
+        require(self.train == "train" or self.train in {f"{t}_train" for t in TRACKS}, path, "train", tracks,
+                self.train)
+        val = {"test_mild", "test_moderate", "test_severe"} if self.track == "hybrid" else {f"{self.track}_test"}
+        require(self.val in val, path, "val", f"a test set of the same track ({', '.join(sorted(val))})", self.val)
+        require(self.seed >= 0, path, "seed", "an integer >= 0", self.seed)
+        require(self.iterations >= 0, path, "iterations", "an integer >= 0 (0 = train.iterations)", self.iterations)
+
+
+def default_runs() -> dict[str, RunConfig]:
+    """The paper's runs: FDR-Net and the baselines on the hybrid set (Table 1) and DID-HY (Table 2),
+    the Table 5 ablations and two seed replicas of the main model."""
+    didhy = {"train": "didhy_train", "val": "didhy_test"}
+    rows = {"fdrnet": RunConfig(), "didhy_fdrnet": RunConfig(**didhy)}
+    for section in ("baselines.dncnn", "baselines.owan"):
+        rows[ARCH[section]] = RunConfig(model=section)
+        rows[f"didhy_{ARCH[section]}"] = RunConfig(model=section, **didhy)
+    rows["noaux"] = RunConfig(set={"use_aux": False})
+    rows["nofdm"] = RunConfig(set={"use_fdm": False})
+    rows.update({f"seed{k}": RunConfig(seed=k) for k in (1, 2)})
+    return rows
+
+
+def check_name(name: str, path: str) -> None:
+    require(bool(RUN_NAME.fullmatch(name)) and not RESERVED.fullmatch(name), path, name,
+            "a run name of lower-case letters, digits and _ (not input, fl<N> or ch<N>: those are reserved)", name)
