@@ -98,3 +98,24 @@ def test_svdo_mean_is_one_solver_call_with_the_same_value_and_gradient(monkeypat
     torch.testing.assert_close(batched, per_phase)
     for a, b in zip(torch.autograd.grad(per_phase, fs), torch.autograd.grad(batched, fs)):
         torch.testing.assert_close(a, b)
+
+
+def test_svdo_gradient_reaches_the_fd_convolutions_and_gdn_but_not_the_fam():
+    """Eq. 5 acts on the FDM output: its gradient must reach every FD-layer's conv and GDN parameters (and the
+    head that feeds them), and nothing after the FDM (a term computed without gradient would reach nothing)."""
+    from fdr.config import ModelConfig
+    from fdr.models import build
+
+    model = build("fdrnet", ModelConfig(channels=6, n_flayers=2, phases=1, pm_blocks=1, aux_blocks=1), seed=0)
+    x = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(3))
+    y, feats = model(x, return_features=True)
+    loss, parts = fdr_loss(y.detach(), x, feats, beta=1.0)  # the L1 part carries no gradient here
+    loss.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    fd = [n for n in grads if ".fdm." in n]
+    assert fd and all(grads[n] is not None and float(grads[n].abs().sum()) > 0 for n in fd), fd
+    assert {n.rsplit(".", 1)[-1] for n in fd} >= {"weight", "bias", "beta", "gamma"}
+    assert float(grads["head.weight"].abs().sum()) > 0
+    after = [n for n in grads if ".fam." in n or n.startswith("tail.") or ".fusion." in n]
+    assert after and all(grads[n] is None or float(grads[n].abs().sum()) == 0 for n in after)
+    assert float(parts["svdo"]) > 0

@@ -61,16 +61,35 @@ def test_train_writes_checkpoint_logs_and_summary(tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
+def _logged(out: Path, key: str) -> list[tuple[int, float]]:
+    rows = (out / "live" / "plots" / "metrics" / "train" / f"{key}.tsv").read_text().split()[2:]
+    return [(int(a), float(b)) for a, b in zip(rows[::2], rows[1::2])]
+
+
+def test_learning_rate_decays_by_lr_decay_every_lr_step(tmp_path):
+    """StepLR counts iterations: lr x 0.5 after iterations 3 and 6 (the lr logged is the one a step used)."""
+    run_inprocess(tmp_path, iterations=8, lr=1e-3, lr_step=3, lr_decay=0.5, log_every=1)
+    lrs = [lr for _, lr in _logged(tmp_path / "out", "lr")]
+    np.testing.assert_allclose(lrs, [1e-3] * 3 + [5e-4] * 3 + [2.5e-4] * 2, rtol=1e-12)
+    state = ckpt.read(tmp_path / "out" / "checkpoint.pt")
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2.5e-4)  # 8 steps: two decays
+    assert state["scheduler"]["last_epoch"] == 8
+
+
 def test_resume_continues_exactly_and_settings_change_restarts(tmp_path, capsys):
-    run_inprocess(tmp_path, out="whole", iterations=12)
-    run_inprocess(tmp_path, out="split", iterations=7)  # checkpoint at 5 and at 7 (end of the budget)
-    summary = run_inprocess(tmp_path, out="split", iterations=12)  # a larger budget continues from 7
+    # lr_step 4: the schedule steps before (4) and after (8, 12) the resume point, so a scheduler or
+    # optimizer state that is not restored changes the weights
+    run_inprocess(tmp_path, out="whole", iterations=12, lr=1e-3, lr_step=4, lr_decay=0.5)
+    run_inprocess(tmp_path, out="split", iterations=7, lr=1e-3, lr_step=4, lr_decay=0.5)  # checkpoints at 5, 7
+    summary = run_inprocess(tmp_path, out="split", iterations=12, lr=1e-3, lr_step=4, lr_decay=0.5)
     assert summary["resumed_from"] == 7
     assert_same_weights(weights(tmp_path / "whole" / "checkpoint.pt"), weights(tmp_path / "split" / "checkpoint.pt"))
     whole = (tmp_path / "whole" / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
     split = (tmp_path / "split" / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
     assert [int(s) for s in split[2::2]] == [2, 4, 6, 7, 8, 10, 12]  # the first budget ended with a log at 7
     assert split[2:8] == whole[2:8] and split[-4:] == whole[-4:]
+    split_lr, whole_lr = dict(_logged(tmp_path / "split", "lr")), dict(_logged(tmp_path / "whole", "lr"))
+    assert {k: split_lr[k] for k in whole_lr} == whole_lr and whole_lr[12] == pytest.approx(2.5e-4)
     capsys.readouterr()
     summary = run_inprocess(tmp_path, out="split", iterations=12, lr=3e-4)  # other settings: from scratch
     assert summary["resumed_from"] is None
@@ -192,3 +211,29 @@ def test_track_runs_train_and_evaluate_on_their_own_sets(tmp_path, monkeypatch):
     assert evaluate(["didhy_fdrnet", "--params", str(params), "--no-progress"]) == 0
     res = json.loads((tmp_path / "reports" / "metrics" / "didhy_fdrnet.json").read_text())
     assert list(res) == ["didhy"] and res["didhy"]["patches"] == 5
+
+
+def test_train_step_applies_this_steps_gradient_only():
+    """After a step the gradients are those of that step's Eq. 8 loss alone (zeroed before backward), and
+    Adam moved every parameter that has a gradient."""
+    import copy
+
+    from fdr.config import ModelConfig, TrainConfig
+    from fdr.losses import fdr_loss
+    from fdr.models import build
+    from tests.conftest import TINY_MODEL
+
+    model = build("fdrnet", ModelConfig(**TINY_MODEL), seed=1)
+    optimizer, scheduler, scaler = trainer.make_optimizer(model, TrainConfig(lr=1e-3), cuda=False)
+    g = torch.Generator().manual_seed(2)
+    batches = [(torch.rand(2, 3, 12, 12, generator=g), torch.rand(2, 3, 12, 12, generator=g)) for _ in range(2)]
+    trainer.train_step(model, *batches[0], optimizer, scheduler, scaler, beta=1e-5)
+    before = copy.deepcopy(model)
+    y, feats = before(batches[1][0], return_features=True)
+    fdr_loss(y, batches[1][1], feats, 1e-5)[0].backward()  # the second step's gradient, by itself
+    losses = trainer.train_step(model, *batches[1], optimizer, scheduler, scaler, beta=1e-5)
+    for (name, p), q in zip(model.named_parameters(), before.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+        if q.grad.abs().sum() > 0:
+            assert not torch.equal(p.detach(), q.detach()), f"{name} did not move"
+    assert losses.shape == (3,) and not losses.requires_grad

@@ -1,6 +1,5 @@
 """torchrun DDP on CPU (gloo): two processes stay in sync and follow the single-process run."""
 import json
-import shutil
 import subprocess
 import sys
 
@@ -11,11 +10,10 @@ from tests.conftest import subprocess_env, weights, write_params
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
 def test_two_gloo_processes_stay_in_sync(tmp_path):
     write_params(tmp_path, iterations=8, checkpoint_every=4, log_every=2, val_every=4)
     cmd = ["-m", "stages.train", "fdrnet", "--params", "params.yaml", "--no-progress"]
-    ddp = subprocess.run(["torchrun", "--standalone", "--nproc_per_node=2", *cmd, "--models", "ddp"],
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *cmd, "--models", "ddp"],
                          cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stdout + ddp.stderr
     single = subprocess.run([sys.executable, *cmd, "--models", "single"], cwd=tmp_path, env=subprocess_env(),

@@ -1,0 +1,155 @@
+"""Realistic bugs, put into a temporary copy of the code one at a time: does the test suite catch each?
+
+For every mutation: copy the repository's code and tests to a scratch folder, replace one exact snippet in one
+file (the snippet must occur exactly once, so a mutation that no longer applies is reported, not silently
+skipped), run the tests named for it, and record "caught" when pytest fails. Not part of CI (minutes).
+
+    python scripts/mutations.py                 # every mutation, a table at the end
+    python scripts/mutations.py --only fa_gdn   # some of them (comma-separated names)
+    python scripts/mutations.py --e2e           # also run the end-to-end PSNR regression for each
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+REPO = Path(__file__).resolve().parents[1]
+COPY = ("fdr", "stages", "tests", "reports/paper", "params.yaml", "dvc.yaml", "pytest.ini", "profiles")
+
+
+class Mutation(NamedTuple):
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple  # test files (or node ids) that should catch it
+
+
+M = Mutation
+MUTATIONS = [
+    # model wiring (paper §3)
+    M("fa_forward_gdn", "fdr/models/blocks.py", "GDN(channels, inverse=True)", "GDN(channels)",
+      ("tests/test_golden_forward.py",)),
+    M("no_global_residual", "fdr/models/fdrnet.py", "y = x + self.tail(h)", "y = self.tail(h)",
+      ("tests/test_golden_forward.py",)),
+    M("no_mirror_skips", "fdr/models/fdrnet.py", "h = h + fd_outs[-1 - j]", "h = h", ("tests/test_golden_forward.py",)),
+    M("gdn_transposed", "fdr/models/gdn.py", "gamma = self.gamma_param(self.gamma.float()).reshape(c, c, 1, 1)",
+      "gamma = self.gamma_param(self.gamma.float()).t().reshape(c, c, 1, 1)", ("tests/test_golden_forward.py",)),
+    M("no_res_stream", "fdr/models/fdrnet.py", "res = self.relu(self.t1(f) + res)", "res = self.relu(self.t1(f))",
+      ("tests/test_golden_forward.py",)),
+    M("resblock_no_skip", "fdr/models/blocks.py", "return x + self.body(x)", "return self.body(x)",
+      ("tests/test_golden_forward.py",)),
+    M("dncnn_sign", "fdr/models/dncnn.py", "y = x - self.body(x)", "y = x + self.body(x)",
+      ("tests/test_golden_forward.py",)),
+    M("owan_softmax_dim", "fdr/models/owan.py", "F.softmax(y.view(-1, self.layers, N_OPS), dim=-1)",
+      "F.softmax(y.view(-1, self.layers, N_OPS), dim=1)", ("tests/test_golden_forward.py",)),
+    M("fdm_out_wrong_layer", "fdr/models/fdrnet.py", 'feats["fdm_out"].append(d[-1])', 'feats["fdm_out"].append(d[0])',
+      ("tests/test_golden_forward.py",)),
+    # loss and training
+    M("svdo_no_grad", "fdr/losses.py", "with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):",
+      "with torch.no_grad():", ("tests/test_losses.py",)),
+    M("svdo_unsquared_by_mistake", "fdr/losses.py", "return (eig[..., -1] - eig[..., 0]) ** 2",
+      "return eig[..., -1] - eig[..., 0]", ("tests/test_losses.py",)),
+    M("lr_never_decays", "fdr/train.py", "step_size=tc.lr_step, gamma=tc.lr_decay", "step_size=tc.lr_step, gamma=1.0",
+      ("tests/test_train.py",)),
+    M("scheduler_not_resumed", "fdr/train.py", 'self.scheduler.load_state_dict(state["scheduler"])', "pass",
+      ("tests/test_train.py",)),
+    M("optimizer_not_resumed", "fdr/train.py", 'self.optimizer.load_state_dict(state["optimizer"])', "pass",
+      ("tests/test_train.py",)),
+    M("no_zero_grad", "fdr/train.py", "    optimizer.zero_grad(set_to_none=True)\n", "",
+      ("tests/test_train.py",)),
+    M("batch_order_ignores_epoch", "fdr/data/dataset.py", "sampler.set_epoch(epoch)", "sampler.set_epoch(0)",
+      ("tests/test_train.py",)),
+    M("validates_on_training_set", "fdr/train.py", "patches / run.train_set, patches / run.val_set",
+      "patches / run.train_set, patches / run.train_set", ("tests/test_train.py",)),
+    # evaluation and restore
+    M("evaluation_in_train_mode", "fdr/evaluate.py", "    model.eval()\n", "", ("tests/test_evaluate.py",)),
+    M("restore_bgr", "fdr/restore.py", "out[rows] = quantize(block)", "out[rows] = quantize(block)[..., ::-1]",
+      ("tests/test_restore.py",)),
+    M("restore_writes_input", "fdr/commands/restore.py",
+      "out = restore_array(model, image, args.tile, args.overlap, device, bar.update)", "out = image",
+      ("tests/test_restore.py",)),
+    M("psnr_without_eps_clip", "fdr/metrics.py", "out, gt = _prepare(out, gt)\n    mse", "mse",
+      ("tests/test_metrics.py",)),
+    # data
+    M("noise_sigma_sliver", "fdr/data/degrade.py",
+      "noise = cfg.noise_sigma_step * (m - 1) + float(rng.random()) * cfg.noise_sigma_step",
+      "noise = cfg.noise_sigma_step * (m - 1) + float(rng.random()) * 0.1 * cfg.noise_sigma_step",
+      ("tests/test_distributions.py",)),
+    M("triple_draw_biased", "fdr/data/degrade.py", "triple = triples[int(rng.integers(len(triples)))]",
+      "triple = triples[int(rng.integers(len(triples) // 2))]", ("tests/test_distributions.py",)),
+    M("motion_blur_vertical", "fdr/data/rain_motion.py", 'k = line_kernel(p.length, p.angle, direction="horizontal")',
+      'k = line_kernel(p.length, p.angle, direction="vertical")', ("tests/test_distributions.py",)),
+    M("noise_before_blur", "fdr/data/degrade.py",
+      "y = blur_planar(x, params.blur_sigma, cfg.kernel_size, gain=255.0,",
+      "y = blur_planar(x, 0.0, cfg.kernel_size, gain=255.0,", ("tests/test_data_degrade.py",)),
+    M("crop_differs_for_input_and_target", "fdr/data/dataset.py", "b = b[y:y + self.crop, x:x + self.crop]",
+      "b = b[x:x + self.crop, y:y + self.crop]", ("tests/test_data_pipeline.py", "tests/test_train.py")),
+    # extraction
+    M("zip_backslash_names", "fdr/data/extract.py", 'norm = name.replace("\\\\", "/")', "norm = name",
+      ("tests/test_extract_guards.py",)),
+    M("zip_drive_letters", "fdr/data/extract.py", ' or (len(norm) > 1 and norm[1] == ":")', "",
+      ("tests/test_extract_guards.py",)),
+    M("tar_links_allowed", "fdr/data/extract.py", "if m.issym() or m.islnk():", "if False:",
+      ("tests/test_extract_guards.py",)),
+]
+
+
+def apply(root: Path, m: Mutation) -> None:
+    path = root / m.file
+    text = path.read_text()
+    count = text.count(m.old)
+    if count != 1:
+        raise ValueError(f"{m.name}: the snippet occurs {count} times in {m.file} (the code changed; update the list)")
+    path.write_text(text.replace(m.old, m.new))
+
+
+def run_tests(root: Path, tests: tuple, timeout: int) -> tuple[bool, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests], cwd=root,
+                          capture_output=True, text=True, timeout=timeout)
+    return proc.returncode != 0, time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="", help="comma-separated mutation names")
+    parser.add_argument("--e2e", action="store_true", help="also run tests/test_e2e_regression.py per mutation")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per pytest run")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if not args.only or m.name in args.only.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fdr-mutations-") as scratch:
+        base = Path(scratch) / "clean"
+        for item in COPY:
+            src, dst = REPO / item, base / item
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
+             else shutil.copy2(src, dst))
+        for m in chosen:
+            work = Path(scratch) / m.name
+            shutil.copytree(base, work)
+            try:
+                apply(work, m)
+            except ValueError as exc:
+                rows.append((m.name, "NOT APPLIED", str(exc), 0.0))
+                continue
+            tests = m.tests + (("tests/test_e2e_regression.py",) if args.e2e else ())
+            caught, seconds = run_tests(work, tests, args.timeout)
+            rows.append((m.name, "caught" if caught else "MISSED", ", ".join(tests), seconds))
+            print(f"{m.name:34s} {rows[-1][1]:11s} {seconds:6.1f} s  {rows[-1][2]}", flush=True)
+            shutil.rmtree(work, ignore_errors=True)
+    missed = [r for r in rows if r[1] != "caught"]
+    print(f"\n{len(rows) - len(missed)} of {len(rows)} mutations caught" + (
+        f"; not caught: {', '.join(r[0] for r in missed)}" if missed else ""))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
