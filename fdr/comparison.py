@@ -108,19 +108,19 @@ def read_summaries(models_dir: str | Path = MODELS_DIR) -> dict[str, dict]:
     return out
 
 
-def aliases(n_flayers: int, channels: int) -> dict[str, str]:
-    """Table 6 columns that are the main model itself under the current ``model`` section."""
-    return {f"fl{n_flayers}": "fdrnet", f"ch{channels}": "fdrnet"}
+def aliases(n_flayers: int, channels: int, reference: str = "fdrnet") -> dict[str, str]:
+    """The ablation tables' full-model entries our reference run answers (the run the ablations are trained
+    like, ``ablations.reference``): Table 5's FDM + Aux row and Table 6's columns of its configuration."""
+    return {"fdrnet": reference, f"fl{n_flayers}": reference, f"ch{channels}": reference}
 
 
 def _lookup(ours: Mapping[str, dict], run: str, alias: Mapping[str, str],
             prefix: str = "") -> tuple[Optional[dict], Optional[str]]:
     if prefix:
         return (ours[prefix + run], prefix + run) if prefix + run in ours else (None, None)
-    if run in ours:
-        return ours[run], run
-    if run in alias and alias[run] in ours:
-        return ours[alias[run]], alias[run]
+    for name in (alias.get(run), run):
+        if name in ours:
+            return ours[name], name
     return None, None
 
 
@@ -156,14 +156,10 @@ class Row:
         return out
 
 
-def ours_reference(table: str, run: str, ours: Mapping[str, dict], alias: Mapping[str, str]) -> Optional[str]:
-    """Our full-model run for an ablation row: the sweep's own base run if trained, else ``fdrnet``."""
-    if table == "table6":
-        prefix = "ch" if run.startswith("ch") else "fl"
-        for name, target in alias.items():
-            if name.startswith(prefix) and target == "fdrnet" and name in ours:
-                return name
-    return "fdrnet" if "fdrnet" in ours else None
+def ours_reference(ours: Mapping[str, dict], alias: Mapping[str, str]) -> Optional[str]:
+    """Our full-model run an ablation row is measured against: the ablations' reference run."""
+    ref = alias.get("fdrnet", "fdrnet")
+    return ref if ref in ours else None
 
 
 def ours_set_for(table: PaperTable, ours: Mapping[str, dict], alias: Mapping[str, str]) -> dict[str, Optional[str]]:
@@ -176,7 +172,7 @@ def ours_set_for(table: PaperTable, ours: Mapping[str, dict], alias: Mapping[str
         if have or table.name not in ABLATION_TABLES:
             out[s] = s
             continue
-        ref = ours.get("fdrnet", {})
+        ref = ours.get(alias.get("fdrnet", "fdrnet"), {})
         candidates = ["moderate"] + [k for k, v in ref.items() if isinstance(v, dict)]
         out[s] = next((c for c in candidates if isinstance(ref.get(c), dict)), None)
     return out
@@ -197,8 +193,9 @@ def compare_table(
     summaries: Optional[Mapping[str, dict]] = None,
     alias: Optional[Mapping[str, str]] = None,
 ) -> list[Row]:
-    """Rows of paper vs ours for one table (every paper row; plus our ``input`` row when we have it)."""
-    alias = dict(alias or {})
+    """Rows of paper vs ours for one table (every paper row; plus our ``input`` row when we have it). ``alias``
+    (see :func:`aliases`) applies to the ablation tables only."""
+    alias = dict(alias or {}) if table.name in ABLATION_TABLES else {}
     summaries = summaries or {}
     set_map = ours_set_for(table, ours, alias)
     rows: list[Row] = []
@@ -227,7 +224,7 @@ def compare_table(
                     p_ref = _value(table.rows.get(paper_reference(table.name, run)), s, metric)
                     if paper_v is not None and p_ref is not None:
                         row.paper_effect = paper_v - p_ref
-                    o_ref_run = ours_reference(table.name, run, ours, alias)
+                    o_ref_run = ours_reference(ours, alias)
                     o_ref = _value(ours.get(o_ref_run) if o_ref_run else None, our_set, metric)
                     if ours_v is not None and o_ref is not None:
                         row.ours_effect = ours_v - o_ref
@@ -316,9 +313,24 @@ class Comparison:
     params: Optional[dict] = None  # params.yaml as plain data
     analysis: Optional[dict] = None  # reports/metrics/analysis.json (the analyze stage's metrics, not a run)
 
+    per_patch: dict = field(default_factory=dict)  # reports/per_patch: {run: {set: {metric: array}}}
+
+    @property
+    def reference(self) -> str:
+        """Our run the ablations are compared with (``ablations.reference``)."""
+        return self.alias.get("fdrnet", "fdrnet")
+
     @property
     def spread(self) -> dict:
-        return seed_spread(self.ours)
+        return seed_spread(self.ours, self.reference)
+
+    def effects(self) -> list:
+        """Every difference the report states, with its paired interval and verdict (:mod:`fdr.effects`)."""
+        from fdr.effects import collect_effects
+
+        paper = {r.run: r.paper_effect for name in ABLATION_TABLES for r in self.rows.get(name, [])
+                 if r.metric == "psnr" and r.paper_effect is not None}
+        return collect_effects(self.ours, self.per_patch, self.params, self.reference, paper)
 
     def note(self, table: Optional[str] = None) -> Optional[str]:
         return comparability(self.source, table)
@@ -351,11 +363,15 @@ def load(root: str | Path = ".", params: str = "params.yaml", use_dvc: bool = Tr
     source, alias, tree = None, aliases(3, 32), None
     if (root / params).is_file():
         cfg = load_params(root / params)
-        source, alias, tree = cfg.data.source, aliases(cfg.model.n_flayers, cfg.model.channels), to_dict(cfg)
+        alias = aliases(cfg.model.n_flayers, cfg.model.channels, cfg.ablations.reference)
+        source, tree = cfg.data.source, to_dict(cfg)
     tables = load_tables(root / PAPER_DIR)
     ours, how = read_metrics(METRICS_DIR, use_dvc=use_dvc, cwd=root)
+    from fdr.effects import PER_PATCH_DIR, load_per_patch
+
     result = Comparison(source, how, tables, ours=ours, summaries=read_summaries(root / MODELS_DIR), alias=alias,
-                        params=tree, analysis=ours.pop("analysis", None))
+                        params=tree, analysis=ours.pop("analysis", None),
+                        per_patch=load_per_patch(root / PER_PATCH_DIR))
     for name, table in tables.items():
         result.rows[name] = compare_table(table, ours, result.summaries, alias)
     return result

@@ -68,8 +68,10 @@ def evaluate_model(
     max_patches: int = 0,
     progress: bool = False,
     desc: Optional[str] = None,
-) -> dict:
-    """Metrics of ``model``'s outputs on ``set_dir``: ``{"psnr", "ssim", "psnr_y", "ssim_y", "patches"}``."""
+    per_patch: bool = False,
+):
+    """Metrics of ``model``'s outputs on ``set_dir``: ``{"psnr", "ssim", "psnr_y", "ssim_y", "patches"}``; with
+    ``per_patch`` also the per-patch PSNR and SSIM: ``(means, {"psnr": array, "ssim": array})``."""
     inputs, targets = open_set(set_dir)
     idx = subset_indices(len(inputs), max_patches)
     device = torch.device(device)
@@ -83,11 +85,13 @@ def evaluate_model(
                 bar.update(len(b))
     finally:
         model.train(was_training)
-    return acc.result()
+    return (acc.result(), acc.per_image()) if per_patch else acc.result()
 
 
-def evaluate_identity(set_dir: Path, batch_size: int = 64, max_patches: int = 0, progress: bool = False) -> dict:
-    """Metrics of the distorted input itself against the target (the tables' reference row)."""
+def evaluate_identity(set_dir: Path, batch_size: int = 64, max_patches: int = 0, progress: bool = False,
+                      per_patch: bool = False):
+    """Metrics of the distorted input itself against the target (the tables' reference row); ``per_patch``
+    as in :func:`evaluate_model`."""
     inputs, targets = open_set(set_dir)
     idx = subset_indices(len(inputs), max_patches)
     acc = MetricAccumulator()
@@ -95,12 +99,13 @@ def evaluate_identity(set_dir: Path, batch_size: int = 64, max_patches: int = 0,
         for b in _batches(idx, batch_size, inputs.shape[1] * inputs.shape[2]):
             acc.add_batch(to_float(inputs[b]), to_float(targets[b]))
             bar.update(len(b))
-    return acc.result()
+    return (acc.result(), acc.per_image()) if per_patch else acc.result()
 
 
-def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
-    """``{set key: metrics}`` of ``models/<run>/checkpoint.pt`` (or, for ``run == "input"``, of the distorted
-    input) on every test set of the run (:func:`fdr.runs.resolve`) that is present."""
+def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> tuple[dict, dict]:
+    """``({set key: metrics}, {set key: {"psnr": array, "ssim": array}})``: the means and the per-patch values of
+    ``models/<run>/checkpoint.pt`` (or, for ``run == "input"``, of the distorted input) on every test set of
+    the run (:func:`fdr.runs.resolve`) that is present."""
     patches = Path(cfg.data.root) / "patches"
     spec = None if run == "input" else resolve(cfg, run)
     wanted = test_sets(cfg, "input") if spec is None else spec.test_sets
@@ -110,7 +115,9 @@ def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
                                 f"({', '.join(wanted.values())}); run the crop stage")
     ec = cfg.evaluate
     if spec is None:
-        return {key: evaluate_identity(path, ec.batch_size, ec.max_patches, progress) for key, path in present.items()}
+        pairs = {key: evaluate_identity(path, ec.batch_size, ec.max_patches, progress, per_patch=True)
+                 for key, path in present.items()}
+        return {k: v[0] for k, v in pairs.items()}, {k: v[1] for k, v in pairs.items()}
     path = Path(models) / run / "checkpoint.pt"
     state = read(path)
     # The architecture params.yaml gives must fit the checkpoint (a stale checkpoint is refused).
@@ -122,5 +129,14 @@ def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> dict:
     del state
     device = choose_device(cfg.train.device)
     model.to(device)
-    return {key: evaluate_model(model, p, ec.batch_size, device, ec.max_patches, progress, desc=f"{run} {key}")
-            for key, p in present.items()}
+    pairs = {key: evaluate_model(model, p, ec.batch_size, device, ec.max_patches, progress, desc=f"{run} {key}",
+                                 per_patch=True) for key, p in present.items()}
+    return {k: v[0] for k, v in pairs.items()}, {k: v[1] for k, v in pairs.items()}
+
+
+def write_per_patch(path: Path, values: dict) -> None:
+    """``{set: {metric: array}}`` as one compressed ``.npz`` with arrays named ``<set>/<metric>``."""
+    from fdr.atomic import atomic_write
+
+    arrays = {f"{s}/{m}": np.asarray(v, dtype=np.float64) for s, per in values.items() for m, v in per.items()}
+    atomic_write(Path(path), lambda f: np.savez_compressed(f, **arrays))

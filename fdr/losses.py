@@ -8,9 +8,14 @@ Gram matrix is small, so this is cheap and deterministic. Its gradient ``2 (l_ma
 (v_max v_max^T - v_min v_min^T)`` involves no eigenvalue gaps, so it is finite for zero,
 constant or rank-deficient features.
 
-The Gram matrix is not normalised by default, as in Eq. 5 and ABD-Net's code: the term then
-grows with the feature energy and with (H·W)^2, which is what ``beta = 1e-5`` was set against.
-``normalize=True`` divides the Gram matrix by H·W (resolution-independent values) instead.
+Readings (``train.svdo``; measured in ``reports/choices.md``, "SVDO as a regulariser"):
+
+- ``literal``: Eq. 5 as printed, ``(lambda_max - lambda_min)^2`` of ``F F^T``. At the paper model's
+  initialisation on a 63x63 patch, ``beta * SVDO`` is about 90x the L1 term: the regulariser dominates.
+- ``unsquared``: ``lambda_max - lambda_min`` of ``F F^T``, what the code Eq. 5 cites (ABD-Net) penalises;
+  with ``beta = 1e-5`` a few per cent of L1: a regulariser.
+- ``normalized`` / ``unsquared_normalized``: the same on ``F F^T / (H W)`` (resolution-independent values;
+  with ``beta = 1e-5`` both are negligible against L1).
 
 In :func:`fdr_loss` SVDO is applied to the FDM output of every phase (``feats["fdm_out"]``: the
 output of the last FD-layer, where Eq. 5 asks for decorrelated channels) and averaged over phases,
@@ -27,6 +32,9 @@ from torch import Tensor
 from fdr.models.gdn import float32_region
 
 
+READINGS = ("literal", "unsquared", "normalized", "unsquared_normalized")
+
+
 def _gram(f: Tensor, normalize: bool) -> Tensor:
     if f.dim() != 4:
         raise ValueError(f"svdo: expected features of shape B x C x H x W, got {tuple(f.shape)}")
@@ -36,23 +44,22 @@ def _gram(f: Tensor, normalize: bool) -> Tensor:
     return gram / (h * w) if normalize else gram
 
 
-def _spread_sq(grams: Tensor) -> Tensor:
-    eig = torch.linalg.eigvalsh(grams)  # ascending, over any leading batch dimensions
-    return (eig[..., -1] - eig[..., 0]) ** 2
+def svdo(f: Tensor, reading: str = "literal") -> Tensor:
+    """SVDO of features ``f`` (B x C x H x W) under ``reading`` (see the module docstring), mean over the batch."""
+    return svdo_mean([f], reading)
 
 
-def svdo(f: Tensor, normalize: bool = False) -> Tensor:
-    """SVDO of features ``f`` (B x C x H x W): mean over the batch of (lambda_max - lambda_min)^2 (Eq. 5)."""
-    return svdo_mean([f], normalize)
-
-
-def svdo_mean(fs: Sequence[Tensor], normalize: bool = False) -> Tensor:
+def svdo_mean(fs: Sequence[Tensor], reading: str = "literal") -> Tensor:
     """Mean of :func:`svdo` over feature maps of one shape (the phases), with a single eigensolver call for
     all of them: on CUDA each ``eigvalsh`` call waits for the GPU (it checks the solver's status on the host),
     so one call per step instead of one per phase."""
+    if reading not in READINGS:
+        raise ValueError(f"train.svdo: expected one of {', '.join(READINGS)}, got {reading!r}")
     with float32_region(fs[0].device):
-        grams = torch.stack([_gram(f, normalize) for f in fs])  # P x B x C x C
-        return _spread_sq(grams).mean(dim=1).mean()
+        grams = torch.stack([_gram(f, reading.endswith("normalized")) for f in fs])  # P x B x C x C
+        eig = torch.linalg.eigvalsh(grams)  # ascending, over the leading dimensions
+        spread = eig[..., -1] - eig[..., 0]  # >= 0
+        return (spread if reading.startswith("unsquared") else spread ** 2).mean(dim=1).mean()
 
 
 def fdr_loss(
@@ -60,7 +67,7 @@ def fdr_loss(
     target: Tensor,
     feats: Mapping[str, Sequence[Tensor]] | None,
     beta: float,
-    normalize: bool = False,
+    reading: str = "literal",
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Eq. 8: ``L1(y, target) + beta * mean_phases SVDO(fdm_out)``; returns ``(total, {"l1", "svdo"})``.
 
@@ -72,6 +79,6 @@ def fdr_loss(
     if not outs:
         return l1, {"l1": l1.detach(), "svdo": l1.new_zeros(())}
     with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):
-        reg = svdo_mean(outs, normalize)
+        reg = svdo_mean(outs, reading)
     total = l1 + beta * reg if beta > 0 else l1
     return total, {"l1": l1.detach(), "svdo": reg.detach()}

@@ -78,16 +78,27 @@ METRICS = {"psnr": psnr, "ssim": ssim, "psnr_y": psnr_y, "ssim_y": ssim_y}
 
 
 class MetricAccumulator:
-    """Running per-image averages of all four metrics (images added one by one or in batches)."""
+    """Running per-image averages of all four metrics (images added one by one or in batches); the paper's
+    two (``psnr``, ``ssim``) are also kept per image (:meth:`per_image`) for paired intervals."""
+
+    KEPT = ("psnr", "ssim")
 
     def __init__(self) -> None:
         self.sums = {name: 0.0 for name in METRICS}
+        self.kept: dict[str, list[float]] = {name: [] for name in self.KEPT}
         self.count = 0
 
     def add(self, out: np.ndarray, gt: np.ndarray) -> None:
         for name, fn in METRICS.items():
-            self.sums[name] += fn(out, gt)
+            value = fn(out, gt)
+            self.sums[name] += value
+            if name in self.kept:
+                self.kept[name].append(value)
         self.count += 1
+
+    def per_image(self) -> dict[str, np.ndarray]:
+        """``{"psnr": ..., "ssim": ...}``, one value per image in the order they were added."""
+        return {name: np.asarray(v, dtype=np.float64) for name, v in self.kept.items()}
 
     def add_batch(self, outs: Iterable[np.ndarray], gts: Iterable[np.ndarray]) -> None:
         for out, gt in zip(outs, gts, strict=True):

@@ -40,6 +40,7 @@ class ReportData:
     machine: dict = field(default_factory=dict)
     paper_config_params: dict = field(default_factory=dict)  # run -> parameter count at the paper's configuration
     figures: dict = field(default_factory=dict)  # name -> path relative to the report
+    effects: list = field(default_factory=list)  # fdr.effects.Effect rows: every stated difference
 
     @property
     def summaries(self) -> dict:
@@ -85,7 +86,8 @@ def collect(root: str | Path = ".", params_path: str = "params.yaml", use_dvc: b
         machine=machine(),
         paper_config_params=paper_config_params() if count_paper_params else {},
     )
-    for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe"):
+    data.effects = data.comparison.effects()
+    for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe", "restore_example"):
         if (root / "reports" / "figures" / "analysis" / f"{name}.png").is_file():
             data.figures[name] = f"figures/analysis/{name}.png"
     return data
@@ -275,23 +277,23 @@ def section_table6(data: ReportData) -> list[str]:
 
 
 def _our_sweeps(data: ReportData, rows: list) -> list[str]:
-    """Every FD-layer / channel run we trained, on the set we compare on, with its effect vs ``fdrnet``:
-    our sweep values need not be the paper's columns (the embedded default sweeps 8/16/24 channels)."""
-    ours = data.comparison.ours
+    """Every FD-layer / channel run we trained, on the set we compare on, with its effect vs the ablations'
+    reference run: our sweep values need not be the paper's columns (the embedded default sweeps 8/16/24)."""
+    ours, main = data.comparison.ours, data.comparison.reference
     our_set = next((r.ours_set for r in rows if r.ours_set), None)
     model = (data.params or {}).get("model", {})
     sweeps = (("FD-layers", "fl", model.get("n_flayers")), ("Channels", "ch", model.get("channels")))
     lines = []
     for title, prefix, main_value in sweeps:
         runs = {int(r[2:]): r for r in ours if ABLATION_RE.match(r) and r.startswith(prefix)}
-        if "fdrnet" in ours and isinstance(main_value, int):
-            runs.setdefault(main_value, "fdrnet")
+        if main in ours and isinstance(main_value, int):
+            runs.setdefault(main_value, main)
         if len(runs) < 2 or our_set is None:
             continue
-        ref = _get(ours, "fdrnet", our_set, "psnr")
-        header = [f"Our sweep: {title} ({our_set})"] + [f"{v}" + (" (main)" if runs[v] == "fdrnet" else "") for v in sorted(runs)]
+        ref = _get(ours, main, our_set, "psnr")
+        header = [f"Our sweep: {title} ({our_set})"] + [f"{v}" + (f" ({main})" if runs[v] == main else "") for v in sorted(runs)]
         body = [[m.upper()] + [fmt(_get(ours, runs[v], our_set, m), m) for v in sorted(runs)] for m in SCORES]
-        body.append(["PSNR effect vs main"] + [
+        body.append([f"PSNR effect vs {main}"] + [
             fmt(None if ref is None or _get(ours, runs[v], our_set, "psnr") is None
                       else _get(ours, runs[v], our_set, "psnr") - ref, "psnr", signed=True, missing="—")
             for v in sorted(runs)])
@@ -320,24 +322,20 @@ def section_spread(data: ReportData) -> list[str]:
     return lines + ["", "An ablation effect smaller than about twice the std is within seed noise.", ""]
 
 
-def section_findings(data: ReportData) -> list[str]:
-    """Plain sentences on what came out on this data, whether or not it agrees with the paper."""
+def section_findings(data: ReportData, effects: list) -> list[str]:
+    """Plain sentences on what came out on this data, whether or not it agrees with the paper; a sign is
+    claimed only where the interval (and the seed spread) resolves it."""
     lines = ["## What came out on this data", ""]
-    ours = data.comparison.ours
-    # restoration vs input and baselines
-    for level in ("mild", "moderate", "severe", "didhy"):
-        have = {r: _get(ours, r, level, "psnr") for r in ("input", "dncnn", "owan", "fdrnet")}
-        have = {r: v for r, v in have.items() if isinstance(v, (int, float))}
-        if "fdrnet" not in have:
-            continue
-        order = " > ".join(f"{r} {v:.2f}" for r, v in sorted(have.items(), key=lambda kv: -kv[1]))
-        text = f"- {LEVEL_NAMES.get(level, level)}: PSNR (dB) {order}"
-        if "input" in have:
-            text += f"; FDR-Net gains {have['fdrnet'] - have['input']:+.2f} dB over the distorted input"
-        lines.append(text + ".")
-    lines += _findings_analysis(data) + _findings_ablations(data)
+    for e in effects:
+        if e.kind == "input" and e.a.endswith("fdrnet"):
+            lines.append(f"- {LEVEL_NAMES.get(e.set, e.set)}: `{e.a}` is {e.effect:+.2f} dB over the distorted input "
+                         f"(95% interval {e.low:+.2f} to {e.high:+.2f}, {e.patches} patches): {e.verdict}.")
+    broken = [e for e in effects if e.kind == "input" and not e.a.endswith("fdrnet") and e.high < 0]
+    for e in broken:
+        lines.append(f"- `{e.a}` scores BELOW its input on {e.set} ({e.effect:+.2f} dB): a broken baseline.")
+    lines += _findings_analysis(data) + _findings_ablations(effects)
     if not data.spread["sets"]:
-        lines.append("- Seed-to-seed spread: not measured, so none of the differences above is shown to exceed noise.")
+        lines.append("- Seed-to-seed spread: not measured, so no difference above is shown to exceed training noise.")
     return lines + [""]
 
 
@@ -372,24 +370,31 @@ def _findings_analysis(data: ReportData) -> list[str]:
     return lines
 
 
-def _findings_ablations(data: ReportData) -> list[str]:
-    """The sign of each ablation effect of ours against the paper's, and whether it exceeds the seed spread."""
+def _findings_ablations(effects: list) -> list[str]:
+    """Each ablation against its reference, with its verdict against the paper's sign."""
     lines = []
-    for name in ABLATION_TABLES:
-        for row in data.comparison.rows.get(name, []):
-            if row.metric != "psnr" or row.ours_effect is None or row.run in data.alias or row.run == "fdrnet":
-                continue
-            if row.paper_effect is None:
-                continue
-            same = (row.ours_effect > 0) == (row.paper_effect > 0) if row.paper_effect != 0 else None
-            std = _spread_std(data, row.ours_set)
-            noise = ("" if std is None else
-                     (" (within 2× the seed std, i.e. not distinguishable from noise)" if abs(row.ours_effect) <= 2 * std
-                      else " (beyond 2× the seed std)"))
-            sign = "same sign as" if same else "opposite sign to" if same is False else "compared with"
-            lines.append(f"- `{row.run}` ({data.comparison.tables[name].label(row.run)}): {row.ours_effect:+.2f} dB "
-                         f"vs our full model on `{row.ours_set}`, {sign} the paper's {row.paper_effect:+.2f} dB{noise}.")
+    for e in (e for e in effects if e.kind == "ablation"):
+        paper = f"; the paper's effect {e.paper:+.2f} dB" if e.paper is not None else "; no paper counterpart"
+        lines.append(f"- `{e.a}` vs `{e.b}` on {e.set}: {e.effect:+.2f} dB (95% interval {e.low:+.2f} to "
+                     f"{e.high:+.2f}{'' if e.seed_std is None else f', seed std {e.seed_std:.2f}'}){paper}: "
+                     f"**{e.verdict}**.")
     return lines or ["- Ablations (Tables 5–6): no ablation run of ours has numbers (not run)."]
+
+
+def section_effects(effects: list) -> list[str]:
+    """One table of every stated difference with its interval, seed spread and verdict."""
+    lines = ["## Effects with intervals", "",
+             "Mean over test patches of the paired PSNR difference (a − b, dB), its 95% bootstrap interval over "
+             "patches (`fdr.effects`), the seed spread of the ablations' reference where seeds exist, the paper's "
+             "effect where it has one, and the verdict: a sign is claimed only when the interval excludes 0 and the "
+             "difference exceeds twice the seed std.", ""]
+    if not effects:
+        return lines + ["No per-patch values (`reports/per_patch/`): not run.", ""]
+    body = [[f"`{e.a}` − `{e.b}`", e.set, f"{e.effect:+.2f}", f"{e.low:+.2f} … {e.high:+.2f}", str(e.patches),
+             MISSING if e.seed_std is None else f"{e.seed_std:.2f}",
+             MISSING if e.paper is None else f"{e.paper:+.2f}", e.verdict] for e in effects]
+    return lines + render_table(["difference", "set", "Δ PSNR", "95% interval", "patches", "seed std",
+                                 "paper Δ", "verdict"], body) + [""]
 
 
 def section_analysis(data: ReportData) -> list[str]:
@@ -420,6 +425,8 @@ def section_analysis(data: ReportData) -> list[str]:
         ("grid_mild", "Fig. 6 style, mild test level: input, DnCNN, OWAN, FDR-Net, ground truth, PSNR per tile."),
         ("grid_moderate", "Fig. 6 style, moderate test level."),
         ("grid_severe", "Fig. 6 style, severe test level."),
+        ("restore_example", "A photo the models never saw, distorted at the training level and restored with "
+                            "`fdr restore`'s tiling (PSNR against the clean photo)."),
         ("curves", "Training curves of every trained run (DVCLive logs)."),
     ]
     for key, caption in captions:
@@ -448,7 +455,7 @@ def render(data: ReportData) -> str:
              "“—” = no such number). Paper: Li et al., *Learning Disentangled Feature Representation for "
              "Hybrid-distorted Image Restoration*, ECCV 2020.", ""]
     lines += _note(data)
-    lines += section_setup(data) + section_findings(data)
+    lines += section_setup(data) + section_findings(data, data.effects) + section_effects(data.effects)
     if "table1" in data.figures:
         lines += [f"![paper vs ours, Table 1]({data.figures['table1']})", ""]
     for name in ("table1", "table2", "table3", "table4"):
@@ -503,35 +510,29 @@ def plot_table1(data: ReportData, path: Path) -> bool:
 
 
 def plot_ablations(data: ReportData, path: Path) -> bool:
-    """Effect of each ablation (run minus full model, PSNR), paper vs ours, with the seed spread if measured."""
-    rows = [r for name in ABLATION_TABLES for r in data.comparison.rows.get(name, [])
-            if r.metric == "psnr" and r.run not in data.alias and r.run != "fdrnet"]
-    if not any(r.ours_effect is not None for r in rows):
+    """Each ablation's PSNR effect against the reference run with its 95% interval (ours), the paper's effect,
+    and the band of twice the seed std."""
+    rows = [e for e in data.effects if e.kind == "ablation"]
+    if not rows:
         return False
     plt = pyplot()
-    labels = [f"{r.run}: {data.comparison.tables[r.table].label(r.run)}" for r in rows]
     y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.8), constrained_layout=True)
-    ax.barh(y - 0.2, [r.paper_effect or 0 for r in rows], 0.4, label="paper (DID-HY)", color="tab:gray")
-    ours_vals = [r.ours_effect for r in rows]
-    bars = ax.barh(y + 0.2, [v or 0 for v in ours_vals], 0.4, label="ours", color="tab:red")
-    for b, v in zip(bars, ours_vals):
-        if v is None:
-            b.set_alpha(0)
-            ax.text(0, b.get_y() + b.get_height() / 2, " not run", va="center", fontsize=8)
-    sets = {r.ours_set for r in rows if r.ours_set}
-    std = _spread_std(data, next(iter(sets))) if len(sets) == 1 else None
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.8), constrained_layout=True)
+    paper = [e.paper for e in rows]
+    ax.scatter([p for p in paper if p is not None], [k for k, p in zip(y, paper) if p is not None], marker="s",
+               color="tab:gray", label="paper (DID-HY)", zorder=3)
+    ax.errorbar([e.effect for e in rows], y, xerr=[[e.effect - e.low for e in rows], [e.high - e.effect for e in rows]],
+                fmt="o", color="tab:red", capsize=3, label="ours, 95% interval over patches", zorder=4)
+    std = rows[0].seed_std
     if std is not None:
         ax.axvspan(-2 * std, 2 * std, color="tab:red", alpha=0.12, label="±2 seed std (ours)")
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, [f"{e.a} ({e.verdict})" for e in rows])
     ax.invert_yaxis()
-    ax.set_xlabel("PSNR of the run minus the full model (dB)")
+    ax.set_xlabel(f"PSNR of the run minus {rows[0].b} on {rows[0].set} (dB)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="x", alpha=0.3)
-    where = ", ".join(sorted(sets)) or "?"
-    ax.set_title(f"Tables 5-6: ablation effects, paper vs ours (ours on {where})"
-                 + ("" if std is not None else "\nseed spread not measured"), fontsize=10)
+    ax.set_title("Tables 5-6: ablation effects, ours with intervals, the paper's where it has one", fontsize=10)
     save_figure(fig, path)
     plt.close(fig)
     return True

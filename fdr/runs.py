@@ -5,9 +5,8 @@ section the row names, with the row's ``set`` switch applied), the iteration bud
 the patch sets it trains, validates and is tested on.
 
 - A row of ``runs`` (``fdrnet``, ``dncnn``, ``didhy_owan``, ``noaux``, ``seed1`` ...): as the row says.
-- ``fl<N>`` / ``ch<N>``: FDR-Net with ``n_flayers = N`` / ``channels = N`` (Table 6 sweeps, listed in
-  ``ablations.flayers`` / ``ablations.channels``), trained on the patch sets of the ``fdrnet`` row for
-  ``ablations.iterations`` (0 = ``train.iterations``).
+- ``fl<N>`` / ``ch<N>``: the ``ablations.reference`` row (same data, budget and seed) with ``n_flayers = N`` /
+  ``channels = N`` (Table 6 sweeps, listed in ``ablations.flayers`` / ``ablations.channels``).
 - ``input``: not a model; the distorted input itself, evaluated on every test set.
 
 Test sets: a run trained on ``train`` (the hybrid set at ``synthesis.train_level``) is tested on every
@@ -20,7 +19,7 @@ import dataclasses
 import re
 from typing import Any, NamedTuple
 
-from fdr.config import Config, ConfigError, RunConfig, section
+from fdr.config import Config, ConfigError, RunConfig, TrainConfig, section
 from fdr.config.runs import TRACKS
 
 SWEEPS = {"fl": "n_flayers", "ch": "channels"}  # sweep prefix -> the model key it sets
@@ -30,7 +29,7 @@ class Run(NamedTuple):
     name: str
     model_name: str  # fdrnet | dncnn | owan
     model_cfg: Any  # ModelConfig, DnCNNConfig or OWANConfig
-    iterations: int
+    train_cfg: TrainConfig  # the train section with the row's ``training`` switches applied
     seed: int
     train_set: str = "train"  # folder under <data.root>/patches
     val_set: str = "test_moderate"
@@ -48,14 +47,14 @@ def test_sets(cfg: Config, track: str) -> dict[str, str]:
 
 
 def sweep_row(cfg: Config, run: str) -> RunConfig:
-    """The run-table row a sweep run ``fl<N>`` / ``ch<N>`` stands for."""
+    """The run-table row a sweep run ``fl<N>`` / ``ch<N>`` stands for: the ``ablations.reference`` row with
+    one model key changed."""
     match = re.fullmatch(r"(fl|ch)([1-9][0-9]*)", run)
     if not match:
         raise ConfigError(f"run {run!r}: unknown run name (expected a row of params.yaml's runs table: "
                           f"{', '.join(cfg.runs)}; or fl<N> / ch<N>)")
-    main = cfg.runs.get("fdrnet", RunConfig())
-    return RunConfig(train=main.train, val=main.val, set={SWEEPS[match.group(1)]: int(match.group(2))},
-                     iterations=cfg.ablations.iterations)
+    ref = cfg.runs[cfg.ablations.reference]
+    return dataclasses.replace(ref, set={**ref.set, SWEEPS[match.group(1)]: int(match.group(2))})
 
 
 def resolve(cfg: Config, run: str) -> Run:
@@ -63,6 +62,7 @@ def resolve(cfg: Config, run: str) -> Run:
     row = cfg.runs[run] if run in cfg.runs else sweep_row(cfg, run)
     base = section(cfg, row.model)
     model_cfg = dataclasses.replace(base, **row.set) if row.set else base
-    return Run(run, row.arch, model_cfg, row.iterations or cfg.train.iterations, cfg.seed + row.seed,
-               row.train, row.val, test_sets(cfg, row.track))
+    train_cfg = dataclasses.replace(cfg.train, **row.training) if row.training else cfg.train
+    return Run(run, row.arch, model_cfg, train_cfg, cfg.seed + row.seed, row.train, row.val,
+               test_sets(cfg, row.track))
 

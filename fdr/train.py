@@ -59,7 +59,7 @@ class TrainingError(RuntimeError):
 
 
 def train_step(net: nn.Module, x: torch.Tensor, t: torch.Tensor, optimizer: torch.optim.Optimizer,
-               scheduler, scaler: torch.amp.GradScaler, beta: float, normalize: bool = False,
+               scheduler, scaler: torch.amp.GradScaler, beta: float, reading: str = "literal",
                amp_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """One optimisation step: forward (autocast to ``amp_dtype`` when given), Eq. 8 in float32, backward,
     Adam, StepLR (which counts iterations: x lr_decay every lr_step). Returns the detached
@@ -67,7 +67,7 @@ def train_step(net: nn.Module, x: torch.Tensor, t: torch.Tensor, optimizer: torc
     amp = torch.autocast(x.device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
     with amp:
         y, feats = net(x, return_features=True)
-    loss, parts = fdr_loss(y, t, feats, beta, normalize=normalize)
+    loss, parts = fdr_loss(y, t, feats, beta, reading)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
@@ -85,10 +85,11 @@ def make_optimizer(model: nn.Module, tc, cuda: bool):
 
 
 def train(cfg: Config, run: Run, out_dir: Path, progress: bool = True) -> dict:
-    """Train ``run`` (see :func:`fdr.runs.resolve`) for ``run.iterations`` and write
-    ``out_dir/{checkpoint.pt, live/, summary.json}``; resumes from ``out_dir/checkpoint.pt``.
-    ``run.seed`` drives the initial weights, the batch order and the crops. Returns the summary (on every rank)."""
-    cfg = dataclasses.replace(cfg, seed=run.seed)
+    """Train ``run`` (see :func:`fdr.runs.resolve`) with its training settings (``run.train_cfg``: the train
+    section with the row's switches) and write ``out_dir/{checkpoint.pt, live/, summary.json}``; resumes from
+    ``out_dir/checkpoint.pt``. ``run.seed`` drives the initial weights, the batch order and the crops.
+    Returns the summary (on every rank)."""
+    cfg = dataclasses.replace(cfg, seed=run.seed, train=run.train_cfg)
     ctx = distributed.setup(cfg.train.device)
     try:
         with _determinism(cfg.train.deterministic, ctx.device):
@@ -104,7 +105,7 @@ class Trainer:
 
     def __init__(self, cfg: Config, run: Run, out_dir: Path, ctx: distributed.Context):
         tc, device = cfg.train, ctx.device
-        self.cfg, self.run, self.out_dir, self.ctx, self.total = cfg, run, out_dir, ctx, run.iterations
+        self.cfg, self.run, self.out_dir, self.ctx, self.total = cfg, run, out_dir, ctx, tc.iterations
         patches = Path(cfg.data.root) / "patches"
         self.train_dir, self.val_dir = patches / run.train_set, patches / run.val_set
         if not self.val_dir.is_dir():
@@ -179,7 +180,7 @@ class Trainer:
                 lr = self.optimizer.param_groups[0]["lr"]
                 try:
                     losses = train_step(self.net, x, t, self.optimizer, self.scheduler, self.scaler, tc.beta,
-                                        tc.svdo_normalize, self.amp_dtype)
+                                        tc.svdo, self.amp_dtype)
                 except RuntimeError:  # e.g. SVDO's eigensolver on weights an earlier non-finite step broke
                     self.flush(it - 1)  # raises TrainingError naming that step, if there was one
                     raise

@@ -138,7 +138,7 @@ def throughput_row(cfg: Config, run: str, amp: str, channels_last: bool, determi
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     try:
         step_s = time_steps(lambda: train_step(model, x, t, optimizer, scheduler, scaler, tc.beta,
-                                               tc.svdo_normalize, amp_dtype), device, args.warmup, args.time_s)
+                                               tc.svdo, amp_dtype), device, args.warmup, args.time_s)
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=True)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
@@ -169,7 +169,7 @@ def forward_backward(model, x, t, cfg: Config, amp: str) -> tuple[torch.Tensor, 
     dtype = AMP_DTYPES.get(amp)
     with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         y, feats = model(x, return_features=True)
-    loss, _ = fdr_loss(y, t, feats, cfg.train.beta, cfg.train.svdo_normalize)
+    loss, _ = fdr_loss(y, t, feats, cfg.train.beta, cfg.train.svdo)
     scale = 2.0**10 if amp == "fp16" else 1.0
     (loss * scale).backward()
     grad = torch.cat([p.grad.reshape(-1).double() / scale for p in model.parameters() if p.grad is not None])
@@ -213,8 +213,8 @@ def section_smoke(args, device: torch.device) -> dict:
                  ("synthesize", lambda: synthesize(cfg, progress=False, log=lambda m: None)),
                  ("crop", lambda: crop(cfg, log=lambda m: None)),
                  ("train", lambda: train(cfg, resolve(cfg, "fdrnet"), scratch / "models" / "fdrnet", progress=False)),
-                 ("evaluate fdrnet", lambda: evaluate_run(cfg, "fdrnet", scratch / "models", progress=False)),
-                 ("evaluate input", lambda: evaluate_run(cfg, "input", scratch / "models", progress=False))]
+                 ("evaluate fdrnet", lambda: evaluate_run(cfg, "fdrnet", scratch / "models", progress=False)[0]),
+                 ("evaluate input", lambda: evaluate_run(cfg, "input", scratch / "models", progress=False)[0])]
         for name, fn in steps:
             t0 = time.perf_counter()
             out[name] = fn()

@@ -2,6 +2,7 @@
 configuration and checkpoint, and a fake workspace of metrics files for the comparison and the report."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -90,7 +91,7 @@ def run_inprocess(tmp: Path, out: str = "out", iterations=None, run: str = "fdrn
     cfg = config.load(write_params(tmp, **settings))
     spec = resolve(cfg, run)
     if iterations is not None:
-        spec = spec._replace(iterations=iterations)
+        spec = spec._replace(train_cfg=dataclasses.replace(spec.train_cfg, iterations=iterations))
     return trainer.train(cfg, spec, tmp / out, progress=False)
 
 
@@ -122,12 +123,21 @@ def metrics_for(base: float, levels=("mild", "moderate", "severe")) -> dict:
 
 
 def write_workspace(root: Path, runs: dict, source: str = "embedded", summaries: dict | None = None,
-                    params: dict | None = None) -> Path:
-    """A fake repository: params.yaml, the paper tables, reports/metrics/<run>.json, models/<run>/summary.json."""
+                    params: dict | None = None, patches: int = 10) -> Path:
+    """A fake repository: params.yaml, the paper tables, reports/metrics/<run>.json, models/<run>/summary.json,
+    and per-patch values (``patches`` per set, scattered around each mean with a run-specific seed)."""
+    from fdr.evaluate import write_per_patch
+
     shutil.copytree(REPO / "reports" / "paper", root / "reports" / "paper")
     (root / "reports" / "metrics").mkdir(parents=True)
-    for run, data in runs.items():
+    for k, (run, data) in enumerate(runs.items()):
         (root / "reports" / "metrics" / f"{run}.json").write_text(json.dumps(data))
+        rng = np.random.default_rng(k)
+        values = {}
+        for set_, m in data.items():
+            noise = {metric: rng.normal(0, 0.3 if metric == "psnr" else 0.003, patches) for metric in ("psnr", "ssim")}
+            values[set_] = {metric: m[metric] + v - v.mean() for metric, v in noise.items()}
+        write_per_patch(root / "reports" / "per_patch" / f"{run}.npz", values)
     for run, summary in (summaries or {}).items():
         (root / "models" / run).mkdir(parents=True)
         (root / "models" / run / "summary.json").write_text(json.dumps(summary))

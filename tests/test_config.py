@@ -30,6 +30,10 @@ def test_defaults_are_the_papers():
         ({"synthesis": {"kernel_size": 20}}, "synthesis.kernel_size"),
         ({"bogus": 1}, "bogus"),
         ({"seed": -1}, "seed"),
+        ({"seed": 2**70}, "seed"),
+        ({"synthesis": {"blur_sigma_step": float("inf")}}, "synthesis.blur_sigma_step"),
+        ({"train": {"lr": float("nan")}}, "train.lr"),
+        ({"train": {"svdo": "squared"}}, "train.svdo"),
         ({"model": 5}, "model"),
     ],
 )
@@ -63,19 +67,22 @@ def test_committed_params_load():
 
 
 def test_run_names_resolve():
-    cfg = config.from_dict({"ablations": {"iterations": 7}, "train": {"iterations": 9},
-                            "baselines": {"dncnn": {"channels": 20}}})
-    assert resolve(cfg, "fdrnet").iterations == 9
-    ch48 = resolve(cfg, "ch48")
-    assert (ch48.model_name, ch48.model_cfg.channels, ch48.iterations, ch48.seed) == ("fdrnet", 48, 7, 0)
+    runs = {"fdrnet": {}, "short": {"training": {"iterations": 7, "lr": 0.01}},
+            "didhy_owan": {"model": "baselines.owan", "train": "didhy_train", "val": "didhy_test"},
+            "dncnn": {"model": "baselines.dncnn"}, "noaux": {"set": {"use_aux": False}},
+            "seed2": {"seed": 2}}
+    cfg = config.from_dict({"train": {"iterations": 9}, "baselines": {"dncnn": {"channels": 20}}, "runs": runs,
+                            "ablations": {"reference": "short"}})
+    assert resolve(cfg, "fdrnet").train_cfg.iterations == 9 and resolve(cfg, "short").train_cfg.lr == 0.01
+    ch48 = resolve(cfg, "ch48")  # a sweep trains like the reference row, with one model key changed
+    assert (ch48.model_name, ch48.model_cfg.channels, ch48.train_cfg.iterations, ch48.seed) == ("fdrnet", 48, 7, 0)
     track = resolve(cfg, "didhy_owan")
     assert (track.model_name, track.train_set, track.val_set) == ("owan", "didhy_train", "didhy_test")
     assert track.test_sets == {"didhy": "didhy_test"}
     assert set(resolve(cfg, "fl2").test_sets) == {"mild", "moderate", "severe"}
-    assert resolve(cfg, "seed2").seed == 2 and resolve(cfg, "seed2").iterations == 9
+    assert resolve(cfg, "seed2").seed == 2 and resolve(cfg, "seed2").train_cfg.iterations == 9
     assert resolve(cfg, "fl5").model_cfg.n_flayers == 5
     assert resolve(cfg, "noaux").model_cfg.use_aux is False and resolve(cfg, "noaux").model_cfg.channels == 32
-    assert resolve(cfg, "nofdm").model_cfg.use_fdm is False
     assert resolve(cfg, "dncnn").model_name == "dncnn" and resolve(cfg, "dncnn").model_cfg.channels == 20
     for bad in ("ch0", "didhy_", "rain_fdrnet", "didhy_didhy_fdrnet", "fl"):
         with pytest.raises(ConfigError, match="unknown run"):
@@ -83,16 +90,21 @@ def test_run_names_resolve():
 
 
 def test_run_table_rows_are_checked():
-    own = config.from_dict({"runs": {"wide": {"set": {"channels": 48}, "iterations": 3}}})
+    own = config.from_dict({"runs": {"wide": {"set": {"channels": 48}, "training": {"iterations": 3}}},
+                            "ablations": {"reference": "wide"}})
     assert list(own.runs) == ["wide"] and resolve(own, "wide").model_cfg.channels == 48
     for runs, path in (({"wide": {"set": {"chanels": 48}}}, "runs.wide.set.chanels"),
                        ({"wide": {"set": {"channels": "many"}}}, "runs.wide.set.channels"),
                        ({"wide": {"model": "baselines.unet"}}, "runs.wide.model"),
                        ({"wide": {"train": "didhy_train"}}, "runs.wide.val"),
+                       ({"wide": {"training": {"lr": -1}}}, "runs.wide.training.lr"),
+                       ({"wide": {"training": {"epochs": 3}}}, "runs.wide.training.epochs"),
                        ({"fl3": {}}, "runs.fl3"), ({"input": {}}, "runs.input")):
         with pytest.raises(ConfigError) as err:
-            config.from_dict({"runs": runs})
+            config.from_dict({"runs": runs, "ablations": {"reference": next(iter(runs))}})
         assert str(err.value).startswith(path + ":"), err.value
+    with pytest.raises(ConfigError, match="ablations.reference"):
+        config.from_dict({"runs": {"a": {"model": "baselines.dncnn"}}, "ablations": {"reference": "a"}})
 
 
 def test_unquoted_off_reads_as_the_word():

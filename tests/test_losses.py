@@ -41,7 +41,7 @@ def test_svdo_matches_numpy_reference_and_averages_over_batch():
         per_sample.append((eig[-1] - eig[0]) ** 2)
     assert float(svdo(f)) == pytest.approx(np.mean(per_sample), rel=1e-4)
     assert float(svdo(f[:1])) == pytest.approx(per_sample[0], rel=1e-4)
-    assert float(svdo(f, normalize=True)) == pytest.approx(np.mean(per_sample) / 42**2, rel=1e-4)
+    assert float(svdo(f, "normalized")) == pytest.approx(np.mean(per_sample) / 42**2, rel=1e-4)
 
 
 @pytest.mark.parametrize("fill", [0.0, 1.0, -2.5])
@@ -119,3 +119,26 @@ def test_svdo_gradient_reaches_the_fd_convolutions_and_gdn_but_not_the_fam():
     after = [n for n in grads if ".fam." in n or n.startswith("tail.") or ".fusion." in n]
     assert after and all(grads[n] is None or float(grads[n].abs().sum()) == 0 for n in after)
     assert float(parts["svdo"]) > 0
+
+
+def test_each_svdo_reading_on_hand_computed_matrices():
+    """F (one sample, 2 channels, 2 pixels) = [[3, 0], [0, 1]]: F F^T = diag(9, 1), so lambda_max - lambda_min = 8;
+    divided by H W = 2 for the normalized readings: 4."""
+    f = torch.tensor([[3.0, 0.0], [0.0, 1.0]]).reshape(1, 2, 1, 2)
+    expected = {"literal": 64.0, "unsquared": 8.0, "normalized": 16.0, "unsquared_normalized": 4.0}
+    for reading, value in expected.items():
+        assert float(svdo(f, reading)) == pytest.approx(value, rel=1e-6), reading
+    g = torch.tensor([[1.0, 1.0], [1.0, -1.0]]).reshape(1, 2, 1, 2)  # orthogonal rows of equal norm: 0
+    assert all(float(svdo(g, r)) == pytest.approx(0.0, abs=1e-6) for r in expected)
+    with pytest.raises(ValueError, match="train.svdo"):
+        svdo(f, "squared")
+
+
+def test_svdo_gradient_flows_for_every_reading():
+    """d(lambda_max - lambda_min)/dF is nonzero for non-orthogonal features under every reading."""
+    from fdr.losses import READINGS
+
+    for reading in READINGS:
+        f = torch.tensor([[3.0, 0.5], [0.2, 1.0]]).reshape(1, 2, 1, 2).requires_grad_()
+        svdo(f, reading).backward()
+        assert f.grad is not None and float(f.grad.abs().sum()) > 0, reading

@@ -47,9 +47,13 @@ def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
     assert "| moderate | PSNR | 3 | 25.00 | 0.20 |" in spread
     findings = _table_block(text, "## What came out on this data")
     assert "0.310 before → 0.220 after" in findings and "paper 0.272 → 0.164" in findings
-    assert "`nofdm`" in findings and "-1.00 dB" in findings and "same sign as the paper's -1.06 dB" in findings
-    assert "`noaux`" in findings and "opposite sign" in findings and "within 2× the seed std" in findings
-    assert "FDR-Net gains +5.00 dB" in findings
+    # nofdm: -1.00 dB, far beyond the interval and twice the seed std (0.20), the paper's sign: agrees
+    assert "`nofdm` vs `fdrnet` on moderate: -1.00 dB" in findings and "the paper's effect -1.06 dB: **agrees**" in findings
+    # noaux: +0.10 dB against a seed std of 0.20: no sign is claimed
+    assert "`noaux` vs `fdrnet` on moderate: +0.10 dB" in findings and "-0.70 dB: **not resolved**" in findings
+    assert "`fdrnet` is +5.00 dB over the distorted input" in findings and ": higher." in findings
+    effects = _table_block(text, "## Effects with intervals")
+    assert "| `dncnn` − `input` | moderate | +4.00 |" in effects and "| `fdrnet` − `owan` | mild | +0.50 |" in effects
     runs_block = _table_block(text, "## Trained runs")
     assert "120,000" in runs_block and "1.6 min" in runs_block
     assert "Split by scene." in text and "[choices.md](choices.md)" in text

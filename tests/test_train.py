@@ -101,9 +101,9 @@ def poison_loss(monkeypatch, at: int) -> dict:
     calls = {"n": 0}
     real = trainer.fdr_loss
 
-    def poisoned(y, t, feats, beta, normalize=False):
+    def poisoned(y, t, feats, beta, reading="literal"):
         calls["n"] += 1
-        total, parts = real(y, t, feats, beta, normalize)
+        total, parts = real(y, t, feats, beta, reading)
         return (total * float("nan"), parts) if calls["n"] == at else (total, parts)
 
     monkeypatch.setattr(trainer, "fdr_loss", poisoned)
@@ -124,8 +124,8 @@ def test_losses_are_read_back_per_flush_and_logged_means_match(tmp_path, monkeyp
     seen = []
     real = trainer.fdr_loss
 
-    def spy(y, t, feats, beta, normalize=False):
-        total, parts = real(y, t, feats, beta, normalize)
+    def spy(y, t, feats, beta, reading="literal"):
+        total, parts = real(y, t, feats, beta, reading)
         seen.append(float(total.detach()))
         return total, parts
 
@@ -145,18 +145,18 @@ def test_nan_between_flushes_is_named_and_nothing_after_it_is_saved(tmp_path, mo
     assert state["iteration"] == 5
 
 
-def test_svdo_normalize_divides_the_gram_matrix_and_retrains(tmp_path, capsys):
-    plain = run_inprocess(tmp_path, iterations=2)
-    normalized = run_inprocess(tmp_path, iterations=2, svdo_normalize=True)  # same folder: no resume
-    assert normalized["resumed_from"] is None and "train.svdo_normalize" in capsys.readouterr().err
-    assert 0 < normalized["final_svdo"] < plain["final_svdo"] / 1000
+def test_svdo_reading_is_used_and_a_change_retrains(tmp_path, capsys):
+    literal = run_inprocess(tmp_path, iterations=2, svdo="literal")
+    unsquared = run_inprocess(tmp_path, iterations=2, svdo="unsquared")  # same folder: no resume
+    assert unsquared["resumed_from"] is None and "train.svdo" in capsys.readouterr().err
+    assert 0 < unsquared["final_svdo"] < literal["final_svdo"] / 10
 
 
 def test_fingerprint_covers_every_training_setting_but_the_listed_ones():
     from fdr.config import TrainConfig
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    assert set(ckpt.NOT_WEIGHTS) <= fields and "svdo_normalize" in fields - set(ckpt.NOT_WEIGHTS)
+    assert set(ckpt.NOT_WEIGHTS) <= fields and "svdo" in fields - set(ckpt.NOT_WEIGHTS)
 
 
 def test_trim_live_drops_rows_after_checkpoint_and_broken_summary(tmp_path):

@@ -24,6 +24,7 @@ from fdr.distributed import choose_device
 from fdr.evaluate import open_set, subset_indices
 
 from . import correlation, curves, grids, responses
+from .photo import restore_example
 
 
 
@@ -69,6 +70,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
                    "responses": {"skipped": "the main model has no FDM"}}
 
     grid_summary = _grids(cfg, model, models_dir, figures_dir, patches, loader, device)
+    metrics["restore_example"] = restore_example(cfg, model, device, figures_dir / "restore_example.png")
 
     # Training curves of every run
     last = curves.plot_curves(curves.discover(models_dir), figures_dir / "curves.png",

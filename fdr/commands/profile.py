@@ -31,9 +31,13 @@ def load_profile(name: str, folder: Path = Path("profiles")) -> dict:
 
 
 def set_args(overlay: dict) -> list[str]:
-    """``-S key=value`` pairs; values are written as YAML flow scalars/lists, which DVC parses."""
+    """``-S key=value`` pairs (``-S ~key`` for a key whose name starts with ``~``: deleted); values are written as
+    YAML flow scalars/lists, which DVC parses."""
     args = []
     for key, value in overlay.items():
+        if key.startswith("~"):
+            args += ["-S", key]
+            continue
         text = json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else yaml.safe_dump(value).splitlines()[0]
         args += ["-S", f"{key}={text}"]
     return args

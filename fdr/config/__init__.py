@@ -12,14 +12,14 @@ from typing import Any, Mapping, Optional
 import yaml
 
 from .base import ConfigError, build, require, to_dict
-from .data import ArchiveConfig, CropConfig, DataConfig, SynthConfig
+from .data import ArchiveConfig, CopiesConfig, CropConfig, DataConfig, SynthConfig
 from .model import BaselinesConfig, DnCNNConfig, ModelConfig, OWANConfig
 from .pipeline import AblationConfig, AnalysisConfig, EvalConfig
 from .runs import RunConfig, check_name, default_runs
 from .train import TrainConfig
 
 __all__ = [
-    "ArchiveConfig", "AblationConfig", "AnalysisConfig", "BaselinesConfig", "Config", "ConfigError", "CropConfig",
+    "ArchiveConfig", "AblationConfig", "CopiesConfig", "AnalysisConfig", "BaselinesConfig", "Config", "ConfigError", "CropConfig",
     "DataConfig", "DnCNNConfig", "EvalConfig", "ModelConfig", "OWANConfig", "RunConfig", "SynthConfig",
     "TrainConfig", "load", "from_dict", "section", "to_dict",
 ]
@@ -42,12 +42,17 @@ class Config:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def validate(self, path: str) -> None:
-        require(self.seed >= 0, path, "seed", "an integer >= 0", self.seed)
+        require(0 <= self.seed < 2**32, path, "seed", "an integer in [0, 2^32)", self.seed)
         for name, row in self.runs.items():
             check_name(name, "runs")
-            base = section(self, row.model)  # the switch must name keys of the run's section, well typed
+            base = section(self, row.model)  # the switches must name keys of their sections, well typed
             build(type(base), {**to_dict(base), **row.set}, f"runs.{name}.set")
-
+            build(TrainConfig, {**to_dict(self.train), **row.training}, f"runs.{name}.training")
+        ref = self.ablations.reference
+        require(ref in self.runs, "ablations", "reference", f"a row of runs ({', '.join(self.runs)})", ref)
+        row, val = self.runs[ref], f"test_{self.synthesis.train_level}"
+        require(row.model == "model" and row.train == "train" and row.val == val, "ablations", "reference",
+                f"an FDR-Net row trained on train and validated on {val} (the sweeps train like it)", ref)
 
 def section(cfg: Config, dotted: str):
     """The config object at a dotted section path (``model``, ``baselines.dncnn``)."""
@@ -58,14 +63,19 @@ def section(cfg: Config, dotted: str):
 
 
 def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
+    """Set ``tree[a][b][c] = value`` for ``a.b.c``; ``~a.b.c`` deletes the key (DVC's ``-S ~key`` override)."""
+    delete = dotted.startswith("~")
     node = tree
-    keys = dotted.split(".")
+    keys = dotted.lstrip("~").split(".")
     for key in keys[:-1]:
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
             raise ConfigError(f"{dotted}: cannot set below {key!r}, which is not a mapping")
         node = child
-    node[keys[-1]] = value
+    if delete:
+        node.pop(keys[-1], None)
+    else:
+        node[keys[-1]] = value
 
 
 def from_dict(raw: Mapping[str, Any], overrides: Optional[Mapping[str, Any]] = None) -> Config:

@@ -10,6 +10,7 @@ nested dataclasses), and then runs the class's ``validate()`` for range checks. 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -80,6 +81,8 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{path}: expected a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):

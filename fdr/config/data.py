@@ -75,8 +75,27 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class CopiesConfig:
+    """Independently distorted copies of each source image (and scale), per kind of set (the protocol: 1)."""
+
+    hybrid_train: int = 1  # the hybrid training set (Table 1)
+    hybrid_test: int = 1  # each hybrid test level
+    scene_train: int = 1  # DID-HY, deblur and derain training sets
+    scene_test: int = 1  # DID-HY, deblur and derain test sets
+
+    def validate(self, path: str) -> None:
+        for key in ("hybrid_train", "hybrid_test", "scene_train", "scene_test"):
+            require(getattr(self, key) >= 1, path, key, "an integer >= 1", getattr(self, key))
+
+
+@dataclass(frozen=True)
 class SynthConfig:
-    """Hybrid-distortion synthesis (RL-Restore protocol): blur -> noise -> JPEG, 10 levels each."""
+    """Hybrid-distortion synthesis (RL-Restore protocol): blur -> noise -> JPEG, 10 levels each.
+
+    ``draws: image`` is the protocol (one level triple per image, scale and copy); ``draws: patch`` draws one
+    per window of the crop grid (``crop.patch`` / ``crop.stride``), each distorted with the context the whole
+    image would give it, so a few photos yield as many independent draws as they have patches.
+    """
 
     blur_sigma_step: float = 0.5  # level i: sigma ~ U[step*(i-1), step*i]; generator 0.5 -> [0, 5] (paper text says [0, 10])
     noise_sigma_step: float = 5.0  # level i: sigma ~ U[step*(i-1), step*i] on the 0-255 scale -> [0, 50]
@@ -92,6 +111,8 @@ class SynthConfig:
     didhy_size: int = 512
     didhy_level: Level = "moderate"  # level range of DID-HY's blur/noise/JPEG triple (not stated in the paper)
     single: bool = True  # also build single-distortion tracks (deblur, derain)
+    draws: Literal["image", "patch"] = "image"  # one level triple per image and scale, or per crop window
+    copies: CopiesConfig = field(default_factory=CopiesConfig)
 
     def validate(self, path: str) -> None:
         require(self.blur_sigma_step > 0, path, "blur_sigma_step", "a number > 0", self.blur_sigma_step)

@@ -2,9 +2,9 @@
 
 A row names the ``params.yaml`` section that configures the run's architecture (``model`` = FDR-Net,
 ``baselines.dncnn``, ``baselines.owan``), its training and validation patch sets (folders under
-``<data.root>/patches``) and the one switch it changes: ``set`` overrides keys of that section, ``seed``
-offsets the global seed, ``iterations`` replaces ``train.iterations``. The sweeps of Table 6 are not rows:
-they come from ``ablations.flayers`` / ``ablations.channels`` (see :mod:`fdr.runs`).
+``<data.root>/patches``) and what it changes: ``set`` overrides keys of that section, ``training`` keys of
+the ``train`` section (a budget, a learning rate, ``beta``), ``seed`` offsets the global seed. The sweeps of
+Table 6 are not rows: they come from ``ablations.flayers`` / ``ablations.channels`` (see :mod:`fdr.runs`).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ class RunConfig:
     train: str = "train"  # training patch set: train (hybrid, Table 1) or <track>_train
     val: str = "test_moderate"  # validation patch set (a test set of the same track)
     set: dict[str, Any] = field(default_factory=dict)  # the one switch: keys of the section, changed
+    training: dict[str, Any] = field(default_factory=dict)  # keys of the train section, changed for this run
     seed: int = 0  # added to the global seed (seed replicas)
-    iterations: int = 0  # training budget; 0 = train.iterations
 
     @property
     def arch(self) -> str:
@@ -47,8 +47,7 @@ class RunConfig:
                 self.train)
         val = {"test_mild", "test_moderate", "test_severe"} if self.track == "hybrid" else {f"{self.track}_test"}
         require(self.val in val, path, "val", f"a test set of the same track ({', '.join(sorted(val))})", self.val)
-        require(self.seed >= 0, path, "seed", "an integer >= 0", self.seed)
-        require(self.iterations >= 0, path, "iterations", "an integer >= 0 (0 = train.iterations)", self.iterations)
+        require(0 <= self.seed < 2**16, path, "seed", "an integer offset in [0, 2^16)", self.seed)
 
 
 def default_runs() -> dict[str, RunConfig]:

@@ -14,8 +14,8 @@ Severity of a triple = k + m + n - 2; ``LEVELS`` gives the ranges (163 / 434 / 1
 
 Numerics: float32 throughout (MATLAB uses double; every value is quantised to 8 bits before JPEG, so the
 difference only moves values lying within ~1e-5 of a rounding boundary). The separable blur is OpenCV's
-``sepFilter2D`` per channel plane, the noise field comes from a compiled sampler (:mod:`fdr.data.gaussian`),
-and one saturating OpenCV add clips and rounds. All are deterministic for a given seed
+``sepFilter2D`` per channel plane, the noise field comes from numpy's generator of the sample (float32
+``standard_normal``), and one saturating OpenCV add clips and rounds. All are deterministic for a given seed
 (``scripts/bench_synthesis.py`` times them against the JPEG codec).
 """
 from __future__ import annotations
@@ -35,7 +35,6 @@ from threadpoolctl import ThreadpoolController
 
 from fdr.config import SynthConfig
 
-from . import gaussian
 from .imageio import quantize, to_float
 
 LEVELS = {"mild": (9, 11), "moderate": (12, 17), "severe": (18, 20)}
@@ -203,9 +202,11 @@ def apply_blur(img: np.ndarray, sigma: float, size: int = 21) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- noise
-def noise_seed(rng: np.random.Generator) -> int:
-    """Seed of one noise field: the next draw of ``rng`` (numpy stays the single source of seeds)."""
-    return int(rng.integers(0, 2**63 - 1))
+def noise_field(shape: tuple, sigma: float, rng: np.random.Generator, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """N(0, sigma^2) values in float32 from the sample's own generator (numpy's ziggurat), in C order."""
+    out = rng.standard_normal(shape, dtype=np.float32, out=out)
+    out *= np.float32(sigma)
+    return out
 
 
 def apply_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -213,8 +214,7 @@ def apply_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.n
     The field is the one :func:`blur_noise_u8` adds for the same generator state (drawn plane by plane)."""
     x = np.asarray(img, dtype=np.float32)
     h, w, c = x.shape
-    n = gaussian.fill_normal((c, h, w), noise_seed(rng), 0.0, sigma / 255.0).transpose(1, 2, 0)
-    return np.clip(x + n, 0.0, 1.0)
+    return np.clip(x + noise_field((c, h, w), sigma / 255.0, rng).transpose(1, 2, 0), 0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------- JPEG
@@ -237,8 +237,7 @@ def _blur_noise_u8(x: np.ndarray, params: DistortionParams, rng: np.random.Gener
                    out: np.ndarray) -> np.ndarray:
     c, h, w = x.shape
     y = blur_planar(x, params.blur_sigma, cfg.kernel_size, gain=255.0, out=_SCRATCH.get("blur", x.shape, np.float32))
-    n = gaussian.fill_normal(None, noise_seed(rng), 0.0, params.noise_sigma,
-                             out=_SCRATCH.get("noise", (c * h, w), np.float32))
+    n = noise_field((c * h, w), params.noise_sigma, rng, out=_SCRATCH.get("noise", (c * h, w), np.float32))
     u = cv2.add(y.reshape(c * h, w), n, dst=_SCRATCH.get("sum", (c * h, w), np.uint8), dtype=cv2.CV_8U)
     return cv2.merge(list(u.reshape(c, h, w)), dst=out)
 

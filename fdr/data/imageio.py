@@ -118,12 +118,16 @@ def read_rgb(path, max_pixels: int = 100_000_000, allow_gray: bool = False,
     return np.ascontiguousarray(arr)
 
 
-def write_png(path, arr: np.ndarray, compress_level: int = 1) -> None:
-    """Write ``uint8`` H x W x 3 as PNG atomically (temp file + ``os.replace``)."""
+def write_png(path, arr: np.ndarray, compress_level: int = 1, atomic: bool = True) -> None:
+    """Write ``uint8`` H x W x 3 as PNG, atomically (temp file, fsync, ``os.replace``) unless the caller builds
+    the whole folder aside and renames it when complete (``atomic=False``: 6x faster for small images)."""
     path = Path(path)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{path}: expected uint8 H x W x 3, got {arr.dtype} {arr.shape}")
-    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG", compress_level=compress_level))
+    if atomic:
+        atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG", compress_level=compress_level))
+    else:
+        Image.fromarray(arr).save(path, format="PNG", compress_level=compress_level)
 
 
 def write_image(path, arr: np.ndarray) -> None:

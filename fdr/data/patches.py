@@ -25,6 +25,7 @@ from .imageio import read_rgb
 from .layout import built_aside, SET_KEYS, parse_box, read_manifest
 
 STAGE_KEY = 2
+PAPER_TRAIN_PATCHES = 249_344  # the paper's DIV2K training set (§4.1)
 
 
 def grid(height: int, width: int, patch: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,4 +122,8 @@ def crop(cfg: Config, root: Optional[Path] = None, log: Callable[[str], None] = 
         write_json(tmp / "summary.json", {"patch": cfg.crop.patch, "stride": cfg.crop.stride, "sets": summary})
     for name, v in summary.items():
         log(f"patches: {name:14s} {v['patches']:7d} from {v['samples']} samples")
+    if "train" in summary:
+        n = summary["train"]["patches"]
+        ratio = f" ({n / PAPER_TRAIN_PATCHES:.2f}x the paper's {PAPER_TRAIN_PATCHES:,}, §4.1)" if cfg.data.source == "div2k" else ""
+        log(f"patches: {n:,} training patches{ratio}")
     return summary

@@ -36,14 +36,16 @@ from PIL import Image
 from fdr.atomic import write_json
 from fdr.config import Config
 
-from . import degrade, gaussian, rain_motion
+from . import degrade, rain_motion
 from .imageio import BadImage, quantize, read_rgb, to_float, write_png
 from .layout import SET_KEYS, built_aside
+from .patches import grid
 from .sources import read_raw_manifest
 
 STAGE_KEY = 1  # first element of every synthesis spawn key (crop uses 2)
 MANIFEST_COLUMNS = [
-    "set", "sample", "index", "source", "scene", "split", "track", "scale_index", "scale", "height", "width",
+    "set", "sample", "index", "source", "scene", "split", "track", "scale_index", "scale", "copy", "patch_y",
+    "patch_x", "height", "width",
     "level", "k", "m", "n", "severity", "blur_sigma", "noise_sigma", "jpeg_quality", "jpeg_quality_drawn",
     "rain_class", "rain_density", "rain_length", "rain_angle", "rain_alpha", "rain_width",
     "motion_length", "motion_angle", "seed", "spawn_key", "input", "target", "input_box", "target_box",
@@ -75,6 +77,7 @@ class Task:
     scales: tuple = (1.0,)
     passthrough: bool = False  # paired data used as is (no pixels written)
     size: tuple = field(default=(0, 0))  # (width, height) from the raw manifest
+    copies: int = 1  # independently distorted copies (synthesis.copies)
 
 
 # --------------------------------------------------------------------------------------------- images
@@ -201,49 +204,76 @@ class _Writer:
         self.base = f"{task.index:05d}-{_safe(task.source)}"
 
     def emit(self, sample: str, inp_u8: np.ndarray, gt_u8: np.ndarray, **kw) -> None:
-        write_png(self.folder / f"{sample}_in.png", inp_u8)
-        write_png(self.folder / f"{sample}_gt.png", gt_u8)
+        write_png(self.folder / f"{sample}_in.png", inp_u8, atomic=False)  # the folder is built aside
+        write_png(self.folder / f"{sample}_gt.png", gt_u8, atomic=False)
         self.rows.append(_row(self.task, self.cfg, sample, height=gt_u8.shape[0], width=gt_u8.shape[1],
                               input=(self.rel / f"{sample}_in.png").as_posix(),
                               target=(self.rel / f"{sample}_gt.png").as_posix(), **kw))
 
 
 def _hybrid(task: Task, syn, clean: np.ndarray, clean_u8: np.ndarray, rng, writer: _Writer) -> None:
-    """Every scale of the image (cumulative bicubic), one level triple drawn per scale (§4.1)."""
-    cur, prev = clean, 1.0
+    """Every scale of the image (cumulative bicubic) and copy: one level triple drawn per image (the protocol,
+    §4.1) or per crop window (``synthesis.draws: patch``)."""
+    cur, prev, patch = clean, 1.0, writer.cfg.crop.patch
     for k, s in enumerate(task.scales):
         cur, prev = scaled(cur, s / prev), s
-        if min(cur.shape[1:]) < writer.cfg.crop.patch:
+        if min(cur.shape[1:]) < patch:
             continue  # this scale yields no patch (the generator's loop produces none either)
-        p = degrade.draw_params(task.level, rng, syn)
-        if cur is clean and syn.base_scale == 1.0:  # the 8-bit photo itself at x1: no float round trip
-            inp, gt = degrade.distort_planar(np.ascontiguousarray(clean_u8.transpose(2, 0, 1)), p, rng, syn), clean_u8
-        else:
-            inp, gt = degrade.distort_planar(cur, p, rng, syn), to_u8(cur)
-        writer.emit(f"{writer.base}-s{k}", inp, gt, scale_index=k, scale=s, **_params_record(p, task.level))
+        exact = cur is clean and syn.base_scale == 1.0  # the 8-bit photo itself at x1: no float round trip
+        src, gt = (np.ascontiguousarray(clean_u8.transpose(2, 0, 1)), clean_u8) if exact else (cur, to_u8(cur))
+        for c in range(task.copies):
+            name = f"{writer.base}-s{k}-c{c}"
+            if syn.draws == "image":
+                p = degrade.draw_params(task.level, rng, syn)
+                writer.emit(name, degrade.distort_planar(src, p, rng, syn), gt, scale_index=k, scale=s, copy=c,
+                            **_params_record(p, task.level))
+                continue
+            for y, x in zip(*grid(gt.shape[0], gt.shape[1], patch, writer.cfg.crop.stride)):
+                p = degrade.draw_params(task.level, rng, syn)
+                inp = distort_window(src, int(y), int(x), patch, p, rng, syn)
+                writer.emit(f"{name}-y{y}-x{x}", inp, gt[y:y + patch, x:x + patch], scale_index=k, scale=s, copy=c,
+                            patch_y=int(y), patch_x=int(x), **_params_record(p, task.level))
+
+
+JPEG_GRID = 16  # the 4:2:0 JPEG's 16 x 16 macroblocks: context windows start on the image's grid of them
+
+
+def distort_window(src: np.ndarray, y: int, x: int, patch: int, p, rng, syn) -> np.ndarray:
+    """The patch at (y, x) of planes ``src`` distorted by ``p`` as if the whole image had been (then cropped):
+    blur -> noise -> JPEG run on a window with ``kernel_size // 2 + 16`` pixels of context each side, whose
+    top-left corner lies on the image's 16-pixel JPEG grid (so the JPEG blocks covering the patch are the
+    whole image's, complete, and the blur sees real neighbours; at the image border the replicate border
+    is the whole image's too)."""
+    h, w = src.shape[1:]
+    margin = syn.kernel_size // 2 + JPEG_GRID
+    y0, x0 = max(0, (y - margin) // JPEG_GRID * JPEG_GRID), max(0, (x - margin) // JPEG_GRID * JPEG_GRID)
+    y1, x1 = min(h, y + patch + margin), min(w, x + patch + margin)
+    out = degrade.distort_planar(np.ascontiguousarray(src[:, y0:y1, x0:x1]), p, rng, syn)
+    return np.ascontiguousarray(out[y - y0:y - y0 + patch, x - x0:x - x0 + patch])
 
 
 def _scene(task: Task, syn, clean: np.ndarray, degraded, rng, writer: _Writer) -> None:
-    """DID-HY and the single-distortion tracks on the square scene view: rain (DID-HY, derain) or motion blur
-    (deblur) when the data set gives no distorted image, then blur/noise/JPEG for DID-HY."""
+    """DID-HY and the single-distortion tracks on the square scene view, once per copy: rain (DID-HY, derain)
+    or motion blur (deblur) when the data set gives no distorted image, then blur/noise/JPEG for DID-HY."""
     gt = scene_view(clean, syn.didhy_size)
-    src = scene_view(degraded, syn.didhy_size) if degraded is not None else gt
-    extra = {}
-    if task.track in ("didhy", "derain") and degraded is None:
-        rp = rain_motion.draw_rain(rng)
-        src = rain_motion.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
-        extra.update(rp.record())
-    if task.track == "deblur" and degraded is None:
-        mp = rain_motion.draw_motion(rng)
-        src = rain_motion.motion_blur(src.transpose(1, 2, 0), mp).transpose(2, 0, 1)
-        extra.update(mp.record())
-    if task.track == "didhy":
-        p = degrade.draw_params(task.level, rng, syn)
-        inp = degrade.distort_planar(np.ascontiguousarray(src, dtype=np.float32), p, rng, syn)
-        extra.update(_params_record(p, task.level))
-    else:
-        inp = to_u8(src)
-    writer.emit(writer.base, inp, to_u8(gt), scale_index=0, scale=1.0, **extra)
+    given = scene_view(degraded, syn.didhy_size) if degraded is not None else gt
+    for c in range(task.copies):
+        src, extra = given, {"copy": c}
+        if task.track in ("didhy", "derain") and degraded is None:
+            rp = rain_motion.draw_rain(rng)
+            src = rain_motion.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
+            extra.update(rp.record())
+        if task.track == "deblur" and degraded is None:
+            mp = rain_motion.draw_motion(rng)
+            src = rain_motion.motion_blur(src.transpose(1, 2, 0), mp).transpose(2, 0, 1)
+            extra.update(mp.record())
+        if task.track == "didhy":
+            p = degrade.draw_params(task.level, rng, syn)
+            inp = degrade.distort_planar(np.ascontiguousarray(src, dtype=np.float32), p, rng, syn)
+            extra.update(_params_record(p, task.level))
+        else:
+            inp = to_u8(src)
+        writer.emit(f"{writer.base}-c{c}", inp, to_u8(gt), scale_index=0, scale=1.0, **extra)
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -281,21 +311,27 @@ def plan(cfg: Config, raw: pd.DataFrame) -> dict[str, list[Task]]:
     syn, ok = cfg.synthesis, raw[raw["status"] == "ok"]
     main = ok[ok["dataset"] == cfg.data.source]
     clean = {s: _clean_items(main[main["split"] == s]) for s in ("train", "test")}
-    sets = {"train": _tasks("train", clean["train"], track="hybrid", level=syn.train_level, scales=tuple(syn.scales))}
+    n = syn.copies
+    sets = {"train": _tasks("train", clean["train"], track="hybrid", level=syn.train_level, scales=tuple(syn.scales),
+                            copies=n.hybrid_train)}
     released = ok[ok["kind"] == "released"]
     for level in syn.test_levels:
         pairs = _pair_items(released[released["level"] == level])
         sets[f"test_{level}"] = (_tasks(f"test_{level}", pairs, track="released", level=level, passthrough=True)
                                  if pairs else _tasks(f"test_{level}", clean["test"], track="hybrid", level=level,
-                                                      scales=tuple(syn.test_scales)))
+                                                      scales=tuple(syn.test_scales), copies=n.hybrid_test))
     for split in ("train", "test"):
         rain = _pair_items(ok[(ok["dataset"] == "did-mdn") & (ok["kind"] == "rain_pair") & (ok["split"] == split)])
         blur = _pair_items(ok[(ok["dataset"] == "gopro") & (ok["kind"] == "blur_pair") & (ok["split"] == split)])
+        copies = n.scene_train if split == "train" else n.scene_test
         if syn.didhy:
-            sets[f"didhy_{split}"] = _tasks(f"didhy_{split}", rain or clean[split], track="didhy", level=syn.didhy_level)
+            sets[f"didhy_{split}"] = _tasks(f"didhy_{split}", rain or clean[split], track="didhy", level=syn.didhy_level,
+                                            copies=copies)
         if syn.single:
-            sets[f"derain_{split}"] = _tasks(f"derain_{split}", rain or clean[split], track="derain", passthrough=bool(rain))
-            sets[f"deblur_{split}"] = _tasks(f"deblur_{split}", blur or clean[split], track="deblur", passthrough=bool(blur))
+            sets[f"derain_{split}"] = _tasks(f"derain_{split}", rain or clean[split], track="derain",
+                                             passthrough=bool(rain), copies=1 if rain else copies)
+            sets[f"deblur_{split}"] = _tasks(f"deblur_{split}", blur or clean[split], track="deblur",
+                                             passthrough=bool(blur), copies=1 if blur else copies)
     return {k: sets[k] for k in SET_KEYS if k in sets}
 
 
@@ -329,7 +365,6 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
 
     root = Path(root if root is not None else cfg.data.root)
     workers = cfg.synthesis.workers if workers is None else workers
-    gaussian.warm_up()  # compiled once here and cached, so the workers load it instead of compiling
     raw = read_raw_manifest(root)
     sets = plan(cfg, raw)
     all_tasks = [t for ts in sets.values() for t in ts]
