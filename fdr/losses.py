@@ -11,11 +11,12 @@ constant or rank-deficient features.
 Readings (``train.svdo``; measured in ``reports/choices.md``, "SVDO as a regulariser"):
 
 - ``literal``: Eq. 5 as printed, ``(lambda_max - lambda_min)^2`` of ``F F^T``. At the paper model's
-  initialisation on a 63x63 patch, ``beta * SVDO`` is about 90x the L1 term: the regulariser dominates.
+  initialisation on real 63x63 patches, ``beta * SVDO`` is 72x the L1 term and its gradient 64-80x L1's on
+  the first layers: the term dominates.
 - ``unsquared``: ``lambda_max - lambda_min`` of ``F F^T``, what the code Eq. 5 cites (ABD-Net) penalises;
-  with ``beta = 1e-5`` a few per cent of L1: a regulariser.
+  with ``beta = 1e-5`` 7% of L1 at initialisation: a regulariser (the default).
 - ``normalized`` / ``unsquared_normalized``: the same on ``F F^T / (H W)`` (resolution-independent values;
-  with ``beta = 1e-5`` both are negligible against L1).
+  with ``beta = 1e-5`` about 1e-5 of L1: negligible).
 
 In :func:`fdr_loss` SVDO is applied to the FDM output of every phase (``feats["fdm_out"]``: the
 output of the last FD-layer, where Eq. 5 asks for decorrelated channels) and averaged over phases,

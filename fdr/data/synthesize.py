@@ -3,13 +3,15 @@
 Sets (``data/synth/<set>/``):
 
 - ``train``: training images at ``synthesis.train_level`` (paper: moderate only), every scale of
-  ``synthesis.scales`` (x1, x2/3, x1/3, cumulative bicubic as ``imresize``), one level triple per image and scale;
+  ``synthesis.scales`` (x1, x2/3, x1/3, cumulative bicubic as ``imresize``), one level triple per image and scale
+  (``synthesis.draws: image``, the protocol) or per crop window (``draws: patch``, see :func:`distort_window`),
+  for each of ``synthesis.copies`` independently distorted copies;
 - ``test_<level>`` for each of ``synthesis.test_levels`` on the test images (``synthesis.test_scales``), or the
   released RL-Restore test patches when ``data.rl_restore_testsets`` is given;
 - with ``synthesis.didhy``: ``didhy_train`` / ``didhy_test``: rain + blur + noise + JPEG at ``didhy_size`` (§4.1),
   rain from DID-MDN when ``data.did_mdn`` is given, else from ``fdr.data.rain_motion``'s streak model;
 - with ``synthesis.single``: ``deblur_*`` (GoPro pairs, or synthetic motion blur) and ``derain_*`` (DID-MDN pairs,
-  or synthetic rain) (§4.2).
+  or synthetic rain) (§4.2); the synthetic scene tracks draw ``synthesis.copies`` copies of each image.
 
 The hybrid sets take every image through ``synthesis.base_scale`` first (the authors used down-sampled DIV2K).
 DID-HY and the synthetic single-distortion tracks work on a square "scene" view instead: short side resized to
