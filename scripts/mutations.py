@@ -54,8 +54,8 @@ MUTATIONS = [
     # loss and training
     M("svdo_no_grad", "fdr/losses.py", "with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):",
       "with torch.no_grad():", ("tests/test_losses.py",)),
-    M("svdo_unsquared_by_mistake", "fdr/losses.py", "return (eig[..., -1] - eig[..., 0]) ** 2",
-      "return eig[..., -1] - eig[..., 0]", ("tests/test_losses.py",)),
+    M("svdo_readings_swapped", "fdr/losses.py", 'spread if reading.startswith("unsquared") else spread ** 2',
+      'spread ** 2 if reading.startswith("unsquared") else spread', ("tests/test_losses.py",)),
     M("lr_never_decays", "fdr/train.py", "step_size=tc.lr_step, gamma=tc.lr_decay", "step_size=tc.lr_step, gamma=1.0",
       ("tests/test_train.py",)),
     M("scheduler_not_resumed", "fdr/train.py", 'self.scheduler.load_state_dict(state["scheduler"])', "pass",

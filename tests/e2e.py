@@ -33,8 +33,8 @@ RUNS = ("fdrnet", "dncnn", "owan")
 # PSNR by more (scripts/mutations.py lists what each mutation does).
 TOLERANCE_DB = 0.01
 # Least gain over the distorted input at every level (set below what each healthy model reaches, above what a
-# broken one does; see the note in tests/reference/e2e_params.yaml).
-MARGIN_DB = {"fdrnet": 0.5, "dncnn": 0.1, "owan": 0.1}
+# broken one does). Measured on the reference: FDR-Net +1.40, DnCNN +0.55, OWAN +0.64 dB at the weakest level.
+MARGIN_DB = {"fdrnet": 0.5, "dncnn": 0.3, "owan": 0.3}
 
 
 def run(workdir: Path) -> dict:
