@@ -218,3 +218,27 @@ def test_stage_scripts_report_errors(tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     assert crop_stage.main(["--params", str(empty)]) == 2
     assert "run the synthesize stage first" in capsys.readouterr().err
+
+
+def test_crop_window_is_the_same_for_input_and_target(tmp_path):
+    """Each patch's pixels encode their own (row, column), the target is the input + 1: a crop that takes
+    different windows (or swaps y and x) for the two breaks the pairing the L1 loss relies on."""
+    n, p, c = 5, 20, 7
+    rows, cols = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    inp = np.stack([rows, cols, np.full((p, p), 0)], axis=-1).astype(np.uint8)
+    inp = np.repeat(inp[None], n, axis=0)
+    inp[:, :, :, 2] = np.arange(n)[:, None, None]
+    np.save(tmp_path / "input.npy", inp)
+    np.save(tmp_path / "target.npy", inp + 1)
+    ds = PatchDataset(tmp_path, crop=c, seed=0)
+    corners = set()
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        for i in range(n):
+            a, b = (t.numpy().astype(int) for t in ds[i])
+            y, x = a[0, 0, 0], a[1, 0, 0]
+            corners.add((y, x))
+            assert np.array_equal(a[0], y + rows[:c, :c]) and np.array_equal(a[1], x + cols[:c, :c])
+            assert np.array_equal(b, a + 1), (epoch, i)
+            assert (a[2] == i).all()
+    assert len({y for y, _ in corners}) > 1 and len({x for _, x in corners}) > 1 and any(y != x for y, x in corners)
