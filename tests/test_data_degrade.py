@@ -146,3 +146,23 @@ def test_degrade_command(tmp_path, capsys):
     assert "lossless" in capsys.readouterr().err
     help_text = subprocess.run([sys.executable, "-m", "fdr", "degrade", "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "--level" in help_text.stdout
+
+
+def test_degrade_refuses_outputs_that_would_lose_data_before_any_work(tmp_path, capsys):
+    from fdr.cli import main
+
+    src = tmp_path / "in.png"
+    Image.fromarray((_image() * 255).astype(np.uint8)).save(src)
+    original = src.read_bytes()
+    (tmp_path / "folder.png").mkdir()
+    link = tmp_path / "link.png"
+    link.symlink_to(src)
+    cases = [(str(src), "is the input image itself"), (str(link), "is the input image itself"),
+             (str(tmp_path / "folder.png"), "is a folder"),
+             (str(tmp_path / "missing" / "out.png"), "does not exist")]
+    for out, message in cases:
+        assert main(["degrade", str(src), out]) == 2, out
+        assert message in capsys.readouterr().err, out
+    assert main(["degrade", "--max-pixels", "0", str(src), str(tmp_path / "o.png")]) == 2
+    assert "--max-pixels: expected a pixel count >= 1" in capsys.readouterr().err
+    assert src.read_bytes() == original and not (tmp_path / "o.png").exists()

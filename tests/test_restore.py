@@ -1,4 +1,7 @@
 """Tiled restoration and the ``python -m fdr restore`` command (fdr.restore, fdr.commands.restore)."""
+import os
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -165,3 +168,56 @@ def test_cli_restoration_is_closer_to_the_clean_image_than_its_input(tmp_path, t
                  "-o", str(tmp_path / "o"), "--tile", "32", "--overlap", "8", "--quiet"]) == 0
     restored = np.asarray(Image.open(tmp_path / "o" / "noisy.png")) / 255.0
     assert psnr(restored, clean) > psnr(noisy / 255.0, clean) + 1.0
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--tile", "-5", "--tile: expected 0 (whole image) or at least 32"),
+    ("--tile", "1", "--tile: expected 0 (whole image) or at least 32"),
+    ("--max-pixels", "0", "--max-pixels: expected a pixel count >= 1"),
+    ("--max-pixels", "-5", "--max-pixels: expected a pixel count >= 1"),
+])
+def test_cli_rejects_numeric_options_before_any_work(tmp_path, capsys, option, value, message):
+    tiny_checkpoint(tmp_path / "model.pt")
+    _photo(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "a.png"), "-o", str(out),
+                 option, value, "--overlap", "0", "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_output_folder_inside_an_input_folder_is_not_restored_again(tmp_path, capsys):
+    tiny_checkpoint(tmp_path / "model.pt")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos / "a.png")
+    args = ["restore", "--checkpoint", str(tmp_path / "model.pt"), str(photos), "-o", str(photos / "restored"),
+            "--tile", "32", "--overlap", "8", "--quiet"]
+    assert main(args) == 0 and main(args) == 0
+    assert "restored 1 of 1" in capsys.readouterr().err.splitlines()[-1]
+    assert sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.png")) == ["a.png", "restored/a.png"]
+
+
+def test_cli_unwritable_output_fails_before_restoring(tmp_path, capsys):
+    tiny_checkpoint(tmp_path / "model.pt")
+    _photo(tmp_path / "a.png")
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "a.png"),
+                 "-o", str(tmp_path / "file" / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot create the output folder" in err and "restored" not in err
+
+
+def test_cli_reads_a_named_pipe(tmp_path, capsys):
+    tiny_checkpoint(tmp_path / "model.pt")
+    _photo(tmp_path / "a.png")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = (tmp_path / "a.png").read_bytes()
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
+    writer.start()
+    code = main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(fifo), "-o", str(tmp_path / "o"),
+                 "--tile", "32", "--overlap", "8", "--quiet"])
+    writer.join(timeout=10)
+    assert code == 0, capsys.readouterr().err
+    assert Image.open(tmp_path / "o" / "pipe.png").size == (70, 50)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=int, default=None, help="pixel limit (default: data.max_pixels)")
 
 
+def check_output(src: Path, dst: Path) -> None:
+    """Refuse, before any work, an output that is the input itself, a folder, not lossless, or unwritable."""
+    if dst.suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm"):
+        raise ValueError(f"{dst}: output must be a lossless format (.png, .bmp, .tif, .tiff, .ppm)")
+    if dst.is_dir():
+        raise ValueError(f"{dst}: is a folder; give the output image's file name")
+    if dst.exists() and src.exists() and os.path.samefile(src, dst):
+        raise ValueError(f"{dst}: is the input image itself; give another output name")
+    folder = dst.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{dst}: the output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{dst}: the output folder {folder} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     from fdr import config
     from fdr.data import degrade
@@ -38,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--noise: expected a sigma in [0, 255], got {args.noise}")
     if args.jpeg is not None and not 1 <= args.jpeg <= 100:
         raise ValueError(f"--jpeg: expected a quality in [1, 100], got {args.jpeg}")
-    if Path(args.output).suffix.lower() not in (".png", ".bmp", ".tif", ".tiff", ".ppm"):
-        raise ValueError(f"{args.output}: output must be a lossless format (.png, .bmp, .tif, .tiff, .ppm)")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels: expected a pixel count >= 1, got {args.max_pixels}")
+    check_output(Path(args.input), Path(args.output))
     img = read_rgb(args.input, args.max_pixels or cfg.data.max_pixels, allow_gray=True)
     rng = np.random.default_rng(args.seed)
     p = degrade.draw_params(args.level, rng, syn)

@@ -9,6 +9,7 @@ the exit code is then 1. Without ``--checkpoint`` the model the pipeline last tr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from fdr.restore import count_tiles, restore_array
 
 HELP = "restore photos (files or folders) with a trained model, tile by tile"
 MAX_PIXELS = DataConfig.max_pixels  # the same limit as the pipeline's data.max_pixels default
+MIN_TILE = 32  # smaller tiles give the network almost no context and multiply the tile count
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,26 +42,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def collect(inputs: list[str]) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """``[(image path, output path relative to OUTDIR without suffix)]`` and ``[(input, problem)]``."""
+def collect(inputs: list[str], output: Path | None = None) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """``[(image path, output path relative to OUTDIR without suffix)]`` and ``[(input, problem)]``.
+
+    Files under ``output`` are left out of folder searches (an output folder inside an input folder would
+    otherwise be restored again on the next run). Named paths that are neither files nor folders (a pipe such
+    as ``<(cat x.png)``) are read as given.
+    """
     found, problems = [], []
+    skip = output.resolve() if output is not None else None
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                            and not (skip is not None and skip in p.resolve().parents))
             if not images:
                 problems.append((raw, "folder holds no images (" + ", ".join(IMAGE_SUFFIXES) + ")"))
             found += [(p, p.relative_to(path).with_suffix("")) for p in images]
-        elif path.is_file():
+        elif path.exists():
             found.append((path, Path(path.stem)))
         else:
             problems.append((raw, "no such file or folder"))
     return found, problems
 
 
-def run(args: argparse.Namespace) -> int:
+def check_options(args: argparse.Namespace) -> None:
+    """Numeric options and the output folder, checked before the model is loaded or any image read."""
+    if args.tile != 0 and args.tile < MIN_TILE:
+        raise ValueError(f"--tile: expected 0 (whole image) or at least {MIN_TILE} pixels, got {args.tile}")
     if args.tile > 0 and not 0 <= args.overlap < args.tile:
         raise ValueError(f"--overlap: expected 0 <= overlap < tile ({args.tile}), got {args.overlap}")
+    if args.max_pixels < 1:
+        raise ValueError(f"--max-pixels: expected a pixel count >= 1, got {args.max_pixels}")
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"-o {args.output}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not os.access(args.output, os.W_OK | os.X_OK):
+        raise ValueError(f"-o {args.output}: the output folder is not writable")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_options(args)
     ext = "." + args.ext.lower().lstrip(".")
     if Image.registered_extensions().get(ext) is None:
         raise ValueError(f"--ext: {args.ext!r} is not an image format Pillow can write")
@@ -72,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     model, meta = load_model(ckpt, map_location="cpu")
     model.to(device)
 
-    jobs, failures = collect(args.inputs)
+    jobs, failures = collect(args.inputs, args.output)
     total = len(jobs) + len(failures)
     inputs = {p.resolve() for p, _ in jobs}
     claimed: dict[Path, Path] = {}
