@@ -242,3 +242,11 @@ def test_crop_window_is_the_same_for_input_and_target(tmp_path):
             assert np.array_equal(b, a + 1), (epoch, i)
             assert (a[2] == i).all()
     assert len({y for y, _ in corners}) > 1 and len({x for _, x in corners}) > 1 and any(y != x for y, x in corners)
+
+
+def test_a_patch_larger_than_the_images_stops_the_crop_stage_with_the_key(tmp_path):
+    """crop.patch beyond every image left empty patch sets behind (exit 0); training failed much later."""
+    with pytest.raises(config.ConfigError, match=r"crop.patch: 10000 leaves set '\w+' without a single patch"):
+        _build(tmp_path, **{"crop.patch": 10000, "synthesis.draws": "image", "synthesis.didhy": False,
+                            "synthesis.single": False})
+    assert not (tmp_path / "patches").exists() and not list(tmp_path.glob(".patches*"))

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fdr.atomic import write_json
-from fdr.config import Config
+from fdr.config import Config, ConfigError
 
 from .imageio import read_rgb
 from .layout import built_aside, SET_KEYS, parse_box, read_manifest
@@ -61,6 +61,11 @@ def crop_set(cfg: Config, set_name: str, root: Path, out: Path, max_patches: int
         ys, xs = grid(int(r.height), int(r.width), patch, stride)
         pos.append(np.stack([np.full(len(ys), i), ys, xs], axis=1))
     pos = np.concatenate(pos) if pos else np.zeros((0, 3), dtype=np.int64)
+    if not len(pos):
+        found = (f"its largest sample is {int(man['width'].max())}x{int(man['height'].max())} pixels" if len(man)
+                 else "it has no synthesized samples")
+        raise ConfigError(f"crop.patch: {patch} leaves set '{set_name}' without a single patch ({found}); "
+                          "expected a patch size no larger than the images")
     if max_patches and len(pos) > max_patches:
         key = SET_KEYS.get(set_name, 99)
         rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(STAGE_KEY, key)))
