@@ -205,3 +205,22 @@ def test_paired_archives_did_mdn_gopro_released(tmp_path):
     assert np.array_equal(y, clean[:63, :63]) and not np.array_equal(x, rain[:63, :63])
     assert man["rain_class"].isna().all() and (man["level"] == "moderate").all()
     assert len(pd.read_csv(root / "patches" / "train" / "manifest.csv")) > 0  # embedded still feeds training
+
+
+def test_float_and_16_bit_gray_images_keep_their_brightness(tmp_path):
+    """A float TIFF (mode F, 0-1) read as 8-bit levels came out black; each encoding of one picture must read
+    to the same 8-bit image (within one level), and floats outside both scales are refused."""
+    from PIL import Image
+
+    g = np.linspace(0, 1, 48 * 64).reshape(48, 64)
+    want = np.floor(g * 255 + 0.5)
+    Image.fromarray(g.astype(np.float32)).save(tmp_path / "unit.tif")
+    Image.fromarray((g * 255).astype(np.float32)).save(tmp_path / "levels.tif")
+    Image.fromarray(np.round(g * 65535).astype(np.uint16)).save(tmp_path / "g16.png")
+    for name in ("unit.tif", "levels.tif", "g16.png"):
+        got = read_rgb(tmp_path / name, allow_gray=True).astype(int)
+        assert got.shape == (48, 64, 3) and np.abs(got - want[..., None]).max() <= 1, name
+    for bad, match in ((g * 1000, r"values in \[0, 1000\]"), (np.where(g > 0.5, np.nan, g), "NaN")):
+        Image.fromarray(bad.astype(np.float32)).save(tmp_path / "bad.tif")
+        with pytest.raises(CorruptImage, match=match):
+            read_rgb(tmp_path / "bad.tif", allow_gray=True)

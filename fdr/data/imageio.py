@@ -93,6 +93,19 @@ def probe(path, max_pixels: int) -> tuple[int, int, str]:
         return im.size[0], im.size[1], im.mode
 
 
+def _float_scale(path, arr: np.ndarray) -> np.ndarray:
+    """A floating-point image (mode F) to [0, 1]: values within [0, 1] are taken as they are, values within
+    [0, 255] as 8-bit levels; anything else (negative, larger, not finite) is refused, not guessed."""
+    if not np.isfinite(arr).all():
+        raise CorruptImage(path, "floating-point image with NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo >= 0 and hi <= 1:
+        return arr
+    if lo >= 0 and hi <= 255:
+        return arr / 255.0
+    raise CorruptImage(path, f"floating-point image with values in [{lo:g}, {hi:g}]; expected [0, 1] or [0, 255]")
+
+
 def read_rgb(path, max_pixels: int = 100_000_000, allow_gray: bool = False,
              limit_name: str = "data.max_pixels") -> np.ndarray:
     """Decode ``path`` to ``uint8`` H x W x 3 (see module docstring for what is rejected or converted);
@@ -109,8 +122,12 @@ def read_rgb(path, max_pixels: int = 100_000_000, allow_gray: bool = False,
                 im = im.convert("RGBA")
             if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
                 im = Image.fromarray(quantize(np.asarray(im, dtype=np.float64) / 65535.0, np.float64))
+            elif im.mode == "F":
+                im = Image.fromarray(quantize(_float_scale(path, np.asarray(im, dtype=np.float64)), np.float64))
             rgb = im.convert("RGB") if im.mode != "RGB" else im
             arr = np.asarray(rgb, dtype=np.uint8)
+        except BadImage:
+            raise
         except (OSError, SyntaxError, ValueError) as exc:
             raise CorruptImage(path, f"cannot decode image ({exc})") from exc
     if arr.ndim != 3 or arr.shape[2] != 3:
