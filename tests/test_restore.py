@@ -221,3 +221,16 @@ def test_cli_reads_a_named_pipe(tmp_path, capsys):
     writer.join(timeout=10)
     assert code == 0, capsys.readouterr().err
     assert Image.open(tmp_path / "o" / "pipe.png").size == (70, 50)
+
+
+def test_cli_refuses_a_checkpoint_with_non_finite_weights(tmp_path, capsys):
+    net = tiny_checkpoint(tmp_path / "model.pt")
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    name = next(iter(net.state_dict()))
+    state["model"][name] = torch.full_like(state["model"][name], float("nan"))
+    torch.save(state, tmp_path / "nan.pt")
+    _photo(tmp_path / "a.png")
+    assert main(["restore", "--checkpoint", str(tmp_path / "nan.pt"), str(tmp_path / "a.png"),
+                 "-o", str(tmp_path / "o"), "--quiet"]) == 2
+    assert f"nan.pt: 1 weight tensor(s) hold NaN or infinite values (first: {name})" in capsys.readouterr().err
+    assert not list((tmp_path / "o").glob("*.png"))
