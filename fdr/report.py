@@ -339,22 +339,30 @@ def section_findings(data: ReportData, effects: list) -> list[str]:
     return lines + [""]
 
 
+def _change(c: dict) -> str:
+    """``change -0.165 (95% interval over patches -0.18 to -0.15): decreased``; the sign only when resolved."""
+    change = c.get("change", c["after"] - c["before"])
+    low, high = c.get("change_low"), c.get("change_high")
+    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)) or low != low:
+        return f"change {change:+.3f} (no interval)"
+    sign = "decreased" if high < 0 else "increased" if low > 0 else "not resolved"
+    return f"change {change:+.3f} (95% interval over patches {low:+.3f} to {high:+.3f}): {sign}"
+
+
 def _findings_analysis(data: ReportData) -> list[str]:
     """Sentences on the correlation before/after the FDM and the channel responses (Fig. 8)."""
     lines = []
     c = _get(data.analysis, "correlation")
     if isinstance(c, dict) and isinstance(c.get("before"), (int, float)):
-        verdict = "decreased" if c["after"] < c["before"] else "did not decrease"
-        text = (f"- Mean absolute channel correlation {verdict} through the FDM: {c['before']:.3f} before → "
-                f"{c['after']:.3f} after (mean over {c.get('phases', '?')} phases")
+        text = (f"- Mean absolute channel correlation through the FDM: {c['before']:.3f} before → {c['after']:.3f} "
+                f"after, {_change(c)} (mean over {c.get('phases', '?')} phases")
         if data.fig8:
             text += f"; paper {data.fig8['before']:.3f} → {data.fig8['after']:.3f}"
         text += ")."
         init = c.get("init")
         if isinstance(init, dict) and isinstance(init.get("before"), (int, float)):
-            text += (f" The same architecture at its initialisation gives {init['before']:.3f} → {init['after']:.3f} "
-                     f"(change {init['after'] - init['before']:+.3f}, against {c['after'] - c['before']:+.3f} "
-                     "after training).")
+            text += (f" The same architecture at its initialisation gives {init['before']:.3f} → {init['after']:.3f}, "
+                     f"{_change(init)}.")
         lines.append(text)
     elif isinstance(c, dict) and c.get("skipped"):
         lines.append(f"- Correlation before/after the FDM and channel responses: skipped ({c['skipped']}).")

@@ -241,3 +241,24 @@ def test_analyze_writes_metrics_and_figures(tmp_path):
     (models / "fdrnet" / "checkpoint.pt").unlink()
     with pytest.raises(FileNotFoundError, match="fdrnet/checkpoint.pt"):
         analyze(cfg, models, figures, metrics_path, loader=loader, builder=builder, distort=fake_distort)
+
+
+def test_correlation_change_interval_resolves_a_real_change_and_not_noise():
+    """Channels correlated before and independent after: the interval of the change excludes 0; the same
+    features before and after: the interval holds 0 (and the change is exactly 0)."""
+    rng = np.random.default_rng(1)
+    base = torch.from_numpy(rng.normal(size=(12, 1, 6, 6)))
+    mixed = torch.cat([base + 0.3 * torch.from_numpy(rng.normal(size=(12, 1, 6, 6))) for _ in range(4)], dim=1)
+    independent = torch.from_numpy(rng.normal(size=(12, 4, 6, 6)))
+    before, after, same = correlation.ChannelCorrelation(), correlation.ChannelCorrelation(), correlation.ChannelCorrelation()
+    for lo in range(0, 12, 5):
+        before.update(mixed[lo:lo + 5])
+        after.update(independent[lo:lo + 5])
+        same.update(mixed[lo:lo + 5])
+    np.testing.assert_allclose(before.matrix(np.arange(12)), before.matrix(), atol=1e-12)
+    np.testing.assert_allclose(before.matrix([0, 0, 1]), np.corrcoef(mixed[[0, 0, 1]].transpose(0, 1).reshape(4, -1).numpy()),
+                               atol=1e-10)  # a resample pools the chosen patches, repeats counted
+    low, high = correlation.change_interval([before], [after], seed=0, n_resamples=300)
+    assert high < -0.5
+    low, high = correlation.change_interval([before], [same], seed=0, n_resamples=300)
+    assert low <= 0 <= high

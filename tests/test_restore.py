@@ -214,7 +214,7 @@ def test_cli_reads_a_named_pipe(tmp_path, capsys):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     data = (tmp_path / "a.png").read_bytes()
-    writer = threading.Thread(target=lambda: fifo.write_bytes(data))
+    writer = threading.Thread(target=lambda: fifo.write_bytes(data), daemon=True)  # never blocks pytest exit
     writer.start()
     code = main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(fifo), "-o", str(tmp_path / "o"),
                  "--tile", "32", "--overlap", "8", "--quiet"])

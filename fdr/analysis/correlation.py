@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from scipy import stats
 from torch import nn
 
 from fdr.figures import pyplot, save_figure
@@ -28,37 +29,49 @@ class NoFDMFeatures(ValueError):
 
 
 class ChannelCorrelation:
-    """Streaming channel correlation of B x C x H x W tensors (float64 sums: one pass, any batch size)."""
+    """Streaming channel correlation of B x C x H x W tensors: float64 sums kept per patch (one pass, any batch
+    size), so :meth:`matrix` can also pool any resample of the patches (the bootstrap of :func:`change_interval`)."""
 
     def __init__(self) -> None:
-        self.n = 0
-        self.s: Optional[torch.Tensor] = None
-        self.ss: Optional[torch.Tensor] = None
+        self.s: list[torch.Tensor] = []  # per patch: C sums
+        self.ss: list[torch.Tensor] = []  # per patch: C x C sums of products
+        self.pixels = 0  # samples per patch
+
+    @property
+    def n(self) -> int:
+        return self.pixels * sum(len(s) for s in self.s)
 
     def update(self, f: torch.Tensor) -> None:
         if f.ndim != 4:
             raise ValueError(f"features: expected B x C x H x W, got shape {tuple(f.shape)}")
-        x = f.detach().to("cpu", torch.float64).transpose(0, 1).reshape(f.shape[1], -1)
-        if self.s is None:
-            self.s = torch.zeros(x.shape[0], dtype=torch.float64)
-            self.ss = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64)
-        elif x.shape[0] != self.s.shape[0]:
-            raise ValueError(f"features: channel count changed from {self.s.shape[0]} to {x.shape[0]}")
-        self.s += x.sum(1)
-        self.ss += x @ x.T
-        self.n += x.shape[1]
+        x = f.detach().to("cpu", torch.float64).flatten(2)  # B x C x HW
+        if self.s and x.shape[1] != self.s[0].shape[1]:
+            raise ValueError(f"features: channel count changed from {self.s[0].shape[1]} to {x.shape[1]}")
+        if self.s and x.shape[2] != self.pixels:
+            raise ValueError(f"features: patch size changed from {self.pixels} to {x.shape[2]} pixels")
+        self.s.append(x.sum(2))
+        self.ss.append(x @ x.transpose(1, 2))
+        self.pixels = x.shape[2]
 
-    def matrix(self) -> np.ndarray:
-        if self.s is None or self.n < 2:
+    def matrix(self, patches: Optional[np.ndarray] = None) -> np.ndarray:
+        """C x C Pearson correlation pooled over all patches, or over the patch indices ``patches`` (repeats
+        allowed); dead (constant) channels are NaN rows and columns."""
+        if not self.s:
             raise ValueError("correlation: no features accumulated")
-        mean = self.s / self.n
-        cov = self.ss / self.n - torch.outer(mean, mean)
+        s, ss = torch.cat(self.s), torch.cat(self.ss)
+        if patches is not None:
+            idx = torch.as_tensor(np.asarray(patches), dtype=torch.long)
+            s, ss = s[idx], ss[idx]
+        n = self.pixels * len(s)
+        if n < 2:
+            raise ValueError("correlation: no features accumulated")
+        mean = s.sum(0) / n
+        cov = ss.sum(0) / n - torch.outer(mean, mean)
         var = torch.diagonal(cov).clamp_min(0)
         std = var.sqrt()
         scale = max(float(var.max()), 1e-300)
         dead = var <= 1e-12 * scale
-        corr = cov / torch.outer(std, std).clamp_min(1e-300)
-        corr = corr.clamp(-1.0, 1.0)
+        corr = (cov / torch.outer(std, std).clamp_min(1e-300)).clamp(-1.0, 1.0)
         corr[dead, :] = float("nan")
         corr[:, dead] = float("nan")
         return corr.numpy()
@@ -80,6 +93,7 @@ class CorrelationResult:
     samples: int
     patches: int
     label: str = "trained"
+    change_interval: tuple[float, float] = (float("nan"), float("nan"))  # of after - before, over patches
 
     def summary(self) -> dict:
         b = [mean_abs_offdiag(m) for m in self.before]
@@ -88,6 +102,9 @@ class CorrelationResult:
         return {
             "before": float(np.nanmean(b)),
             "after": float(np.nanmean(a)),
+            "change": float(np.nanmean(a) - np.nanmean(b)),
+            "change_low": self.change_interval[0],
+            "change_high": self.change_interval[1],
             "phases": len(b),
             "patches": self.patches,
             "dead_channels_before": dead(self.before),
@@ -135,7 +152,25 @@ def correlation_analysis(model: nn.Module, images: np.ndarray, batch_size: int =
         samples=acc["fdm_in"][0].n,
         patches=len(images),
         label=label,
+        change_interval=change_interval(acc["fdm_in"], acc["fdm_out"], seed=len(images)),
     )
+
+
+def change_interval(before: list[ChannelCorrelation], after: list[ChannelCorrelation], seed: int = 0,
+                    n_resamples: int = 1000, level: float = 0.95) -> tuple[float, float]:
+    """95% percentile-bootstrap interval over test patches (``scipy.stats.bootstrap``, seeded) of the change
+    ``after - before`` in the headline (mean over phases of the mean |r_ij|, i != j)."""
+    patches = len(torch.cat(before[0].s))
+    if patches < 2:
+        return float("nan"), float("nan")
+
+    def change(idx: np.ndarray) -> float:
+        mean = lambda accs: np.nanmean([mean_abs_offdiag(a.matrix(idx)) for a in accs])  # noqa: E731
+        return float(mean(after) - mean(before))
+
+    res = stats.bootstrap((np.arange(patches),), change, vectorized=False, n_resamples=n_resamples,
+                          confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def plot_correlation(result: CorrelationResult, path: str | Path, paper: Optional[dict] = None,

@@ -112,12 +112,12 @@ def _fdm_analyses(cfg, model, meta, builder, distort, x_in, x_gt, batch, device,
     corr = correlation.correlation_analysis(model, x_in, batch, device, label="trained")
     correlation.plot_correlation(corr, figures_dir / "correlation.png", paper=paper_fig8)
     c = corr.summary()
-    metrics = {"correlation": {**c, "change": c["after"] - c["before"]}}
+    metrics = {"correlation": c}
     init_cfg = meta.get("model_cfg_obj")
     if init_cfg is not None:
         init_model = builder(meta.get("model_name", "fdrnet"), init_cfg, seed=cfg.seed)
         init = correlation.correlation_analysis(init_model, x_in, batch, device, label="init").summary()
-        metrics["correlation"]["init"] = {"before": init["before"], "after": init["after"]}
+        metrics["correlation"]["init"] = {k: init[k] for k in ("before", "after", "change", "change_low", "change_high")}
 
     resp_clean = x_gt[subset_indices(len(x_gt), cfg.analysis.response_patches)]
     resp = responses.channel_responses(model, resp_clean, cfg.synthesis, seed=cfg.seed, batch_size=batch,
