@@ -110,13 +110,21 @@ def model_config(state: Mapping[str, Any], source: str):
 
 def load_model(path: Path, map_location: Any = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the trained model stored in ``path``; returns ``(model in eval mode, meta)`` where
-    ``meta`` is the checkpoint without the optimiser/scheduler/RNG states."""
+    ``meta`` is the checkpoint without the optimiser/scheduler/RNG states. A checkpoint without weights or
+    with non-finite weights is refused (:class:`CheckpointError` naming the file)."""
     from fdr.models import build
 
     state = read(path, map_location)
+    if not isinstance(state.get("model"), Mapping):
+        raise CheckpointError(f"{path}: no 'model' entry with the weights (not a checkpoint written by training)")
     cfg = model_config(state, str(path))
     model = build(state["model_name"], cfg)
     load_state_strict(model, state["model"], str(path))
+    bad = [name for name, t in [*model.named_parameters(), *model.named_buffers()]
+           if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values (first: {bad[0]}); "
+                              "the run that wrote it diverged")
     model.eval()
     meta = {k: v for k, v in state.items() if k not in ("model", "optimizer", "scheduler", "scaler", "rng")}
     meta["model_cfg_obj"] = cfg

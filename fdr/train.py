@@ -181,12 +181,28 @@ class Trainer:
                 try:
                     losses = train_step(self.net, x, t, self.optimizer, self.scheduler, self.scaler, tc.beta,
                                         tc.svdo, self.amp_dtype)
-                except RuntimeError:  # e.g. SVDO's eigensolver on weights an earlier non-finite step broke
-                    self.flush(it - 1)  # raises TrainingError naming that step, if there was one
-                    raise
+                except torch.linalg.LinAlgError as exc:  # SVDO's eigensolver, e.g. on weights a step broke
+                    self.step_failed(it, exc)
                 self.pending.append(losses)
                 bar.update(1)
                 self.after_step(it, lr, bar)
+
+    def step_failed(self, it: int, exc: Exception) -> None:
+        """Turn an eigensolver failure into a :class:`TrainingError` naming the iteration where training
+        went wrong: the first non-finite loss before it, else the step whose update made the weights
+        non-finite, else this step."""
+        self.flush(it - 1)  # raises TrainingError naming an earlier non-finite loss, if there was one
+        params = [p.detach() for p in self.model.parameters()]
+        finite = all(bool(torch.isfinite(p).all()) for p in params)
+        largest = max(float(p.abs().max()) for p in params) if finite else math.inf
+        where = (f"weights became non-finite at iteration {it - 1}" if not finite else
+                 f"SVDO's eigensolver failed at iteration {it} (largest |weight| {largest:.3g})")
+        raise TrainingError(f"{self.run.name}: {where}; is train.lr = {self.cfg.train.lr} too high? "
+                            f"Stopped, {self.kept()}") from exc
+
+    def kept(self) -> str:
+        return (f"the last good checkpoint ({self.path}, iteration {self.last_good}) is kept"
+                if self.last_good else "no checkpoint was written yet")
 
     def after_step(self, it: int, lr: float, bar) -> None:
         """Logging, validation and checkpointing at the iterations they are due."""
@@ -216,10 +232,8 @@ class Trainer:
         self.pending.clear()
         for i, (loss, l1, svdo) in enumerate(rows):
             if not math.isfinite(loss):
-                kept = (f"the last good checkpoint ({self.path}, iteration {self.last_good}) is kept"
-                        if self.last_good else "no checkpoint was written yet")
                 raise TrainingError(f"{self.run.name}: loss is {loss} at iteration {upto - len(rows) + 1 + i} "
-                                    f"(not finite); stopped, {kept}")
+                                    f"(not finite); stopped, {self.kept()}")
             self.log["loss_sum"] += loss
             self.log["l1_sum"] += l1
             self.log["svdo_sum"] += svdo

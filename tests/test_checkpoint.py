@@ -52,6 +52,19 @@ def test_unsafe_or_broken_files_are_refused(tmp_path):
         ckpt.read(tmp_path / "missing.pt")
 
 
+def test_load_model_refuses_missing_or_non_finite_weights(tmp_path):
+    net = tiny_checkpoint(tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    torch.save({k: v for k, v in state.items() if k != "model"}, tmp_path / "noweights.pt")
+    with pytest.raises(ckpt.CheckpointError, match="noweights.pt: no 'model' entry"):
+        ckpt.load_model(tmp_path / "noweights.pt")
+    names = list(net.state_dict())
+    state["model"][names[-1]] = torch.full_like(state["model"][names[-1]], float("inf"))
+    torch.save(state, tmp_path / "inf.pt")
+    with pytest.raises(ckpt.CheckpointError, match=rf"inf.pt: 1 weight tensor\(s\) hold NaN .* \(first: {names[-1]}\)"):
+        ckpt.load_model(tmp_path / "inf.pt")
+
+
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "f.bin"
     ckpt.atomic_write(target, lambda f: f.write(b"old"))

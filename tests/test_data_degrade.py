@@ -166,3 +166,15 @@ def test_degrade_refuses_outputs_that_would_lose_data_before_any_work(tmp_path, 
     assert main(["degrade", "--max-pixels", "0", str(src), str(tmp_path / "o.png")]) == 2
     assert "--max-pixels: expected a pixel count >= 1" in capsys.readouterr().err
     assert src.read_bytes() == original and not (tmp_path / "o.png").exists()
+
+
+def test_jpeg_step_refuses_images_wider_than_a_jpeg_can_be(tmp_path, capsys):
+    from fdr.cli import main
+
+    assert degrade.jpeg_roundtrip(np.zeros((2, degrade.JPEG_MAX_SIDE, 3), np.uint8), 50).shape[1] == 65_500
+    with pytest.raises(ValueError, match="65501x2 pixels; the JPEG step"):
+        degrade.jpeg_roundtrip(np.zeros((2, 65_501, 3), np.uint8), 50)
+    Image.fromarray(np.zeros((8, 66_000, 3), np.uint8)).save(tmp_path / "pano.png")
+    assert main(["degrade", str(tmp_path / "pano.png"), str(tmp_path / "o.png")]) == 2
+    assert "pano.png: 66000x8 pixels; the JPEG step of the protocol encodes at most 65,500" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()

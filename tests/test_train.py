@@ -120,6 +120,15 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, monke
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+@pytest.mark.parametrize("lr, named", [(10.0, r"weights became non-finite at iteration 2"),
+                                        (1e30, r"eigensolver failed at iteration 2 \(largest \|weight\| 1e\+30\)")])
+def test_diverging_run_stops_with_a_training_error_naming_the_iteration(tmp_path, lr, named):
+    """A learning rate that blows the weights up ends in the documented error, not the eigensolver's own."""
+    with pytest.raises(TrainingError, match=named + r"; is train.lr = .* too high\? Stopped, no checkpoint"):
+        run_inprocess(tmp_path, lr=lr)
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
+
+
 def test_losses_are_read_back_per_flush_and_logged_means_match(tmp_path, monkeypatch):
     seen = []
     real = trainer.fdr_loss

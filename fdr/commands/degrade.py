@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-pixels: expected a pixel count >= 1, got {args.max_pixels}")
     check_output(Path(args.input), Path(args.output))
     img = read_rgb(args.input, args.max_pixels or cfg.data.max_pixels, allow_gray=True)
+    degrade.check_jpeg_size(img.shape[1], img.shape[0], args.input)
     rng = np.random.default_rng(args.seed)
     p = degrade.draw_params(args.level, rng, syn)
     explicit = {k: v for k, v in (("blur_sigma", args.blur), ("noise_sigma", args.noise)) if v is not None}

@@ -218,8 +218,19 @@ def apply_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.n
 
 
 # ----------------------------------------------------------------------------------------------- JPEG
+JPEG_MAX_SIDE = 65_500  # the largest width or height a baseline JPEG stream can carry (libjpeg's limit)
+
+
+def check_jpeg_size(width: int, height: int, what: str) -> None:
+    """Refuse an image the protocol's JPEG step cannot encode, naming ``what`` (a file or a set)."""
+    if max(width, height) > JPEG_MAX_SIDE:
+        raise ValueError(f"{what}: {width}x{height} pixels; the JPEG step of the protocol encodes at most "
+                         f"{JPEG_MAX_SIDE:,} pixels per side (crop or scale the image first)")
+
+
 def jpeg_roundtrip(u8: np.ndarray, quality: int) -> np.ndarray:
     """Encode ``uint8`` H x W x 3 as JPEG at integer ``quality`` with Pillow and decode it again."""
+    check_jpeg_size(u8.shape[1], u8.shape[0], "JPEG step")
     buf = io.BytesIO()
     Image.fromarray(u8).save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
