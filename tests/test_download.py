@@ -5,6 +5,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +28,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.log.append((self.path, self.headers.get("Range")))
+        if self.path in ("/flood", "/announce", "/trickle"):
+            return self._misbehave()
         data = self.files.get(self.path.split("?")[0])
         if data is None:
             self.send_error(404, "Not Found")
@@ -54,6 +57,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+
+    def _misbehave(self):
+        """/flood: no length, 32 MiB in 1 MiB blocks (or until the client hangs up); /announce: a length far
+        above any pin; /trickle: 40 bytes, one every 0.1 s, each well inside any read timeout."""
+        self.send_response(200)
+        if self.path == "/announce":
+            self.send_header("Content-Length", str(10 * 2**30))
+        self.end_headers()
+        try:
+            for _ in range(40 if self.path == "/trickle" else 32):
+                if self.path == "/trickle":
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                else:
+                    self.wfile.write(PAYLOAD)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 @pytest.fixture()
@@ -210,3 +232,74 @@ def test_zip_lying_about_sizes_is_refused_as_corrupt(tmp_path):
         safe_extract(arch, tmp_path / "out", max_bytes=4096)
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["lie.zip"]
+
+
+@pytest.mark.parametrize("path, what", [("/flood", "sent"), ("/announce", "announces 10737418240 bytes,")])
+def test_a_server_sending_more_than_the_pinned_size_is_cut_off(server, tmp_path, path, what):
+    base, _ = server
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match=f"server {what} more than the pinned size of 1000000 bytes"):
+        fetch(f"{base}{path}", tmp_path / "big.zip", size=1_000_000, retries=2, timeout=5, progress=False)
+    assert time.monotonic() - t0 < 5
+    assert list(tmp_path.iterdir()) == []  # nothing past the pin written, nothing kept
+
+
+def test_a_trickling_server_is_stopped_at_the_deadline_and_the_part_kept(server, tmp_path):
+    base, _ = server
+    t0 = time.monotonic()
+    with pytest.raises(DownloadError, match=r"not complete within the 1.5 s deadline \(data.download_deadline\); "
+                                            r"\d+ of 1000000 bytes kept in .*slow.zip.part, rerun to resume"):
+        fetch(f"{base}/trickle", tmp_path / "slow.zip", size=1_000_000, timeout=3, deadline=1.5, progress=False)
+    assert 1.5 <= time.monotonic() - t0 < 3
+    assert 5 <= (tmp_path / "slow.zip.part").stat().st_size <= 20 and not (tmp_path / "slow.zip").exists()
+
+
+def _div2k_zip_bytes(members: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(f"DIV2K_train_HR/{name}", data)
+    return buf.getvalue()
+
+
+def _div2k_cfg(base: str, root: Path):
+    from fdr import config
+
+    return config.from_dict({}, overrides={
+        "data.root": str(root), "data.source": "div2k", "data.div2k_train.url": f"{base}/DIV2K_train_HR.zip",
+        "data.div2k_train_images": 1, "data.download_timeout": 5})
+
+
+def test_an_archive_that_does_not_extract_is_deleted_and_fetched_again(server, tmp_path):
+    """An HTML page served as the archive: a one-line error, nothing cached, no "pin it"; the rerun after the
+    server is fixed asks again and succeeds."""
+    import numpy as np
+    from PIL import Image
+
+    from fdr.data.sources import prepare_raw
+
+    base, h = server
+    h.files["/DIV2K_train_HR.zip"] = b"<html><body>Service unavailable</body></html>"
+    cfg, logged = _div2k_cfg(base, tmp_path / "data"), []
+    with pytest.raises(DownloadError, match=r"data.div2k_train: .*DIV2K_train_HR.zip: not a zip or tar archive; "
+                                            r"the downloaded file was deleted"):
+        prepare_raw(cfg, progress=False, log=logged.append)
+    assert list((tmp_path / "data" / "downloads").iterdir()) == [] and not (tmp_path / "data" / "raw").exists()
+    assert not any("pin it" in m for m in logged)
+    png = io.BytesIO()
+    Image.fromarray(np.full((70, 70, 3), 90, np.uint8)).save(png, format="PNG")
+    h.files["/DIV2K_train_HR.zip"] = _div2k_zip_bytes({"0001.png": png.getvalue(), "0002.png": png.getvalue()})
+    raw = prepare_raw(cfg, progress=False, log=logged.append)
+    assert len(h.log) == 2 and sorted(raw["split"]) == ["test", "train"]
+    assert any("pin it as data.div2k_train.sha256" in m for m in logged)
+
+
+def test_an_archive_declaring_far_more_than_its_size_is_refused_before_writing(server, tmp_path):
+    from fdr.data.sources import prepare_raw
+
+    base, h = server
+    h.files["/DIV2K_train_HR.zip"] = _div2k_zip_bytes({"0001.png": bytes(64 * 2**20)})  # 64 MiB of zeros
+    size = len(h.files["/DIV2K_train_HR.zip"])
+    with pytest.raises(DownloadError, match=rf"downloads/DIV2K_train_HR.zip: declares more than {20 * size} bytes"):
+        prepare_raw(_div2k_cfg(base, tmp_path / "data"), progress=False, log=lambda m: None)
+    assert size < 2**20 and sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) == 0

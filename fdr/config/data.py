@@ -55,9 +55,11 @@ class DataConfig:
     did_mdn_layout: Literal["rain|clean", "clean|rain"] = "rain|clean"  # halves of each side-by-side DID-MDN image
     gopro: ArchiveConfig = field(default_factory=ArchiveConfig)
     gopro_blur: Literal["blur", "blur_gamma"] = "blur"  # which GoPro blurred frames pair with "sharp"
-    max_extract_bytes: int = 64 * 2**30  # refuse archives that unpack to more than this
+    max_extract_bytes: int = 16 * 2**30  # refuse archives that declare more content than this (bytes) ...
+    max_extract_ratio: float = 20.0  # ... or more than this many times their own size (image archives: ~1)
     download_retries: int = 3  # resumed attempts after a dropped connection
     download_timeout: float = 60.0  # seconds without data before a connection counts as dropped
+    download_deadline: float = 6 * 3600.0  # seconds for a whole download, all attempts (then: error, .part kept)
 
     def validate(self, path: str) -> None:
         require(self.max_pixels >= 1, path, "max_pixels", "an integer >= 1", self.max_pixels)
@@ -66,8 +68,10 @@ class DataConfig:
         require(1 <= self.div2k_train_images < 800, path, "div2k_train_images", "an integer in [1, 799]",
                 self.div2k_train_images)
         require(self.max_extract_bytes >= 1, path, "max_extract_bytes", "an integer >= 1", self.max_extract_bytes)
+        require(self.max_extract_ratio >= 1, path, "max_extract_ratio", "a number >= 1", self.max_extract_ratio)
         require(self.download_retries >= 0, path, "download_retries", "an integer >= 0", self.download_retries)
         require(self.download_timeout > 0, path, "download_timeout", "a number > 0", self.download_timeout)
+        require(self.download_deadline > 0, path, "download_deadline", "a number > 0", self.download_deadline)
         needed = {"did-mdn": "did_mdn", "gopro": "gopro"}.get(self.source)
         if needed:
             require(getattr(self, needed).url is not None, path, f"{needed}.url",

@@ -7,7 +7,10 @@
   200 instead of 206 restarts from zero);
 - a dropped connection (fewer bytes than announced, timeout, reset) is retried ``retries`` times, each
   resuming where it stopped; after that the error says how far it got and the ``.part`` stays for a rerun;
-- on a size or SHA-256 mismatch the partial file is removed and the error says expected vs got;
+- on a size or SHA-256 mismatch the partial file is removed and the error says expected vs got; a server that
+  announces or sends more than a pinned ``size`` is cut off at once (nothing past the pin is written);
+- ``deadline`` bounds the whole fetch (all attempts): a server trickling bytes slower than any per-read
+  ``timeout`` is stopped there, the ``.part`` kept for a rerun;
 - success: ``os.replace(dest.part, dest)``, so ``dest`` only ever holds a complete, verified file.
 
 A ``url`` without a scheme (or ``file://``) is a local archive the user placed: it is verified, not copied.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -62,8 +66,16 @@ def verify_local(url: str, size: Optional[int], sha256: Optional[str]) -> tuple[
     return path, _check(path, size, sha256, str(path))
 
 
-def _attempt(url: str, part: Path, size: Optional[int], timeout: float, progress: bool, desc: str) -> None:
-    """One request: append to ``part`` from its current length. Raises on HTTP errors and short reads."""
+def _too_much(url: str, part: Path, size: int, what: str) -> DownloadError:
+    part.unlink(missing_ok=True)
+    return DownloadError(f"GET {url}: the server {what} more than the pinned size of {size} bytes; stopped, "
+                         f"nothing kept (check the URL and the size in params.yaml)")
+
+
+def _attempt(url: str, part: Path, size: Optional[int], timeout: float, stop_at: float, progress: bool,
+             desc: str) -> None:
+    """One request: append to ``part`` from its current length until the body ends, the pinned ``size`` is
+    exceeded or the clock passes ``stop_at``. Raises on HTTP errors and short reads."""
     have = part.stat().st_size if part.exists() else 0
     if size is not None and have > size:
         part.unlink()
@@ -73,35 +85,36 @@ def _attempt(url: str, part: Path, size: Optional[int], timeout: float, progress
         headers["Range"] = f"bytes={have}-"
     req = urllib.request.Request(url, headers=headers)
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)
+        resp = urllib.request.urlopen(req, timeout=min(timeout, max(stop_at - time.monotonic(), 0.001)))
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # range not satisfiable: the part is already complete
             return
         raise DownloadError(f"GET {url}: HTTP {exc.code} {exc.reason}") from exc
     with resp:
-        status = resp.status
-        if have and status != 206:  # server ignored Range: start again
+        if have and resp.status != 206:  # server ignored Range: start again
             have = 0
         total = resp.headers.get("Content-Length")
         expected = have + int(total) if total is not None else size
-        mode = "ab" if have else "wb"
+        if size is not None and expected > size:
+            raise _too_much(url, part, size, f"announces {expected} bytes,")
         got = have
-        with open(part, mode) as f, tqdm(total=expected, initial=have, unit="B", unit_scale=True,
-                                         desc=desc, disable=not progress, leave=False) as bar:
-            while True:
-                block = resp.read(CHUNK)
-                if not block:
-                    break
+        with open(part, "ab" if have else "wb") as f, tqdm(total=expected, initial=have, unit="B", unit_scale=True,
+                                                          desc=desc, disable=not progress, leave=False) as bar:
+            while block := resp.read1(CHUNK):  # returns what has arrived: the deadline is checked as bytes come
+                if size is not None and got + len(block) > size:
+                    raise _too_much(url, part, size, "sent")
                 f.write(block)
                 got += len(block)
                 bar.update(len(block))
+                if time.monotonic() > stop_at:
+                    raise TimeoutError(f"deadline passed after {got} bytes")
         if expected is not None and got < expected:
             raise http.client.IncompleteRead(b"", expected - got)
 
 
 def fetch(url: str, dest, size: Optional[int] = None, sha256: Optional[str] = None, retries: int = 3,
-          timeout: float = 60.0, progress: bool = True) -> tuple[Path, str]:
-    """Download ``url`` to ``dest`` (see module docstring). Returns ``(path, sha256)``."""
+          timeout: float = 60.0, progress: bool = True, deadline: float = 6 * 3600.0) -> tuple[Path, str]:
+    """Download ``url`` to ``dest`` within ``deadline`` seconds (see module docstring). Returns ``(path, sha256)``."""
     if is_local(url):
         return verify_local(url, size, sha256)
     dest = Path(dest)
@@ -113,14 +126,20 @@ def fetch(url: str, dest, size: Optional[int] = None, sha256: Optional[str] = No
             dest.unlink()
     part = dest.with_name(dest.name + ".part")
     last: Exception | None = None
+    stop_at = time.monotonic() + deadline
     for _ in range(retries + 1):
         try:
-            _attempt(url, part, size, timeout, progress, dest.name)
+            _attempt(url, part, size, timeout, stop_at, progress, dest.name)
             last = None
             break
         except (http.client.IncompleteRead, ConnectionError, socket.timeout, TimeoutError,
                 urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             last = exc
+            if time.monotonic() > stop_at:
+                have = part.stat().st_size if part.exists() else 0
+                raise DownloadError(f"GET {url}: not complete within the {deadline:g} s deadline "
+                                    f"(data.download_deadline); {have} of {size if size is not None else '?'} "
+                                    f"bytes kept in {part}, rerun to resume") from exc
     if last is not None:
         have = part.stat().st_size if part.exists() else 0
         raise DownloadError(

@@ -30,7 +30,7 @@ from fdr.atomic import write_json
 from fdr.config import Config
 from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
-from .download import fetch
+from .download import DownloadError, fetch, is_local
 from .extract import safe_extract
 from .layout import built_aside
 from .imageio import IMAGE_SUFFIXES, BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
@@ -167,13 +167,24 @@ def _archive_name(url: str, fallback: str) -> str:
 
 
 def _fetch_extract(key: str, arch: ArchiveConfig, cfg: Config, downloads: Path, dest: Path, log, progress) -> dict:
-    url = arch.url
+    """Download (or verify) and extract one archive. A downloaded archive that does not extract is deleted,
+    so a rerun asks the server again; a user-placed local archive is never deleted."""
+    url, d = arch.url, cfg.data
     path, digest = fetch(url, downloads / _archive_name(url, key), size=arch.size, sha256=arch.sha256,
-                         retries=cfg.data.download_retries, timeout=cfg.data.download_timeout, progress=progress)
+                         retries=d.download_retries, timeout=d.download_timeout, deadline=d.download_deadline,
+                         progress=progress)
+    limit = min(d.max_extract_bytes, int(d.max_extract_ratio * path.stat().st_size))
+    try:
+        n = safe_extract(path, dest, limit)
+    except DownloadError as exc:
+        if is_local(url):
+            raise
+        path.unlink(missing_ok=True)
+        raise DownloadError(f"data.{key}: {exc}; the downloaded file was deleted, a rerun downloads it again "
+                            f"(limits: data.max_extract_bytes, data.max_extract_ratio)") from exc
+    log(f"{key}: {n} files extracted from {path.name}")
     if arch.sha256 is None:
         log(f"{key}: SHA-256 {digest} recorded; pin it as data.{key}.sha256 in params.yaml")
-    n = safe_extract(path, dest, cfg.data.max_extract_bytes)
-    log(f"{key}: {n} files extracted from {path.name}")
     return {"key": key, "url": url, "archive": str(path), "size": path.stat().st_size, "sha256": digest, "files": n}
 
 
