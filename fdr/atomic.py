@@ -12,6 +12,26 @@ from pathlib import Path
 from typing import Any
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux ``/proc``); elsewhere
+    set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: Path, folder: bool = False) -> None:
+    """Give a file made by :mod:`tempfile` (0600, folders 0700) the mode a plain ``open`` / ``mkdir`` would
+    have given it under the umask, so shared data folders and reports stay readable to whom the user intends."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+
+
 def atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temporary file next to ``path``, fsync it, then rename it over
     ``path``: a reader (or a killed writer) only ever sees the old or the new complete file."""
@@ -20,6 +40,7 @@ def atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            public_mode(tmp)
             write(f)
             f.flush()
             os.fsync(f.fileno())

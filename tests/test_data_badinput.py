@@ -110,8 +110,9 @@ def _cfg(root, archive, **over):
 def test_stages_stop_on_bad_images_naming_the_file(tmp_path, name, data, error, match):
     arch = _div2k_zip(tmp_path / "a.zip", {"0001.png": _png(_rgb(100, 100)), name: data})
     cfg = _cfg(tmp_path / "data", arch)
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=rf"a.zip: DIV2K_train_HR/{match}") as info:
         prepare_raw(cfg, progress=False, log=lambda m: None)
+    assert ".partial" not in str(info.value)  # the member of the user's archive, not a temporary path
     assert not (tmp_path / "data" / "raw").exists()  # nothing half-built
     assert [p.name for p in (tmp_path / "data").iterdir() if p.name.startswith(".raw")] == []
 

@@ -234,3 +234,21 @@ def test_cli_refuses_a_checkpoint_with_non_finite_weights(tmp_path, capsys):
                  "-o", str(tmp_path / "o"), "--quiet"]) == 2
     assert f"nan.pt: 1 weight tensor(s) hold NaN or infinite values (first: {name})" in capsys.readouterr().err
     assert not list((tmp_path / "o").glob("*.png"))
+
+
+def test_exif_orientation_is_applied_alike_by_restore_and_degrade(tmp_path, capsys):
+    """A camera JPEG stored 60 x 40 with orientation 6 (rotate 90 degrees) is a 40 x 60 picture for both."""
+    tiny_checkpoint(tmp_path / "model.pt")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    arr = np.zeros((40, 60, 3), np.uint8)
+    arr[:, :10] = 255  # a bright left edge: on top after the rotation
+    Image.fromarray(arr).save(tmp_path / "cam.jpg", quality=95, exif=exif)
+    assert main(["restore", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "cam.jpg"),
+                 "-o", str(tmp_path / "r"), "--quiet"]) == 0
+    assert main(["degrade", "--blur", "0", "--noise", "0", "--jpeg", "100", str(tmp_path / "cam.jpg"),
+                 str(tmp_path / "d.png")]) == 0
+    for out in (next((tmp_path / "r").glob("cam*")), tmp_path / "d.png"):
+        got = np.asarray(Image.open(out).convert("L"), dtype=float)
+        assert got.shape == (60, 40), out
+        assert got[:10].mean() > got[-10:].mean() + 100, out

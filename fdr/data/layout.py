@@ -10,6 +10,8 @@ from typing import Iterator
 
 import pandas as pd
 
+from fdr.atomic import public_mode
+
 # Set name -> key used in every seed of that set: SeedSequence(seed, spawn_key=(stage, key, ...)).
 SET_KEYS = {"train": 0, "test_mild": 1, "test_moderate": 2, "test_severe": 3, "didhy_train": 4, "didhy_test": 5,
             "deblur_train": 6, "deblur_test": 7, "derain_train": 8, "derain_test": 9}
@@ -31,10 +33,14 @@ def read_manifest(set_dir: Path) -> pd.DataFrame:
 @contextmanager
 def built_aside(root: Path, name: str) -> Iterator[Path]:
     """Yield an empty folder beside ``root/name``; when the block succeeds it replaces ``root/name``
-    in one rename, when it fails it is removed, so a half-built folder never looks complete."""
+    in one rename, when it fails it is removed, so a half-built folder never looks complete. Folders a killed
+    earlier build left (``.name.partial-*``) are removed first: one build of ``root/name`` runs at a time."""
     root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f".{name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.partial-"))
     try:
+        public_mode(tmp, folder=True)
         yield tmp
         final = root / name
         if final.exists():

@@ -248,7 +248,11 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
             if not listed:
                 raise ValueError(f"data.{key}: archive {archives[-1]['archive']} contains no images in the "
                                  f"expected layout (see fdr/data/sources.py)")
-            rows.extend(_check_row(r, d.max_pixels, d.skip_bad) for r in listed)
+            try:
+                rows.extend(_check_row(r, d.max_pixels, d.skip_bad) for r in listed)
+            except BadImage as exc:  # name the member in the user's archive, not the temporary folder
+                member = Path(exc.path).relative_to(tmp / folder).as_posix()
+                raise type(exc)(f"{archives[-1]['archive']}: {member}", exc.detail.replace(exc.path, member)) from exc
         for r in rows:  # paths relative to data.root, as they will be after the rename
             for col in ("path", "target"):
                 if r[col]:

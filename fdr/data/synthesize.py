@@ -25,9 +25,12 @@ forced by the uint8 patch format, worth at most 0.5/255 per value.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-import multiprocessing
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -343,6 +346,22 @@ _WORKER: dict = {}
 
 def _init_worker(cfg: Config, root: str, out: str) -> None:
     _WORKER.update(cfg=cfg, root=Path(root), out=Path(out))
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """End this pool worker as soon as the process that started the pool ends, however it ended: a killed
+    stage must not leave workers (and the memory they hold) behind. A worker blocked on its task queue would
+    otherwise never notice, since it holds that queue's write end itself."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _pool_context():
