@@ -39,6 +39,10 @@ EMBEDDED_NOTE = (
     "Read only the ordering of methods and the sign of ablation effects."
 )
 EMBEDDED_TABLE_NOTE = "NOT comparable to the paper: different images (data source 'embedded')."
+FOLDER_NOTE = ("Data source is 'folder' (the user's own images, data.folder): these numbers are NOT comparable "
+               "to the paper (different images, different training budget).")
+FOLDER_TABLE_NOTE = "NOT comparable to the paper: different images (data source 'folder')."
+OWN_IMAGES = {"embedded": (EMBEDDED_NOTE, EMBEDDED_TABLE_NOTE), "folder": (FOLDER_NOTE, FOLDER_TABLE_NOTE)}
 # Tables whose runs are trained on their own track: our ``didhy_fdrnet`` answers Table 2's ``fdrnet`` row.
 TRACK_PREFIX = {"table2": "didhy_", "table3": "deblur_", "table4": "derain_"}
 
@@ -251,8 +255,8 @@ def comparability(source: Optional[str], table: Optional[str] = None) -> Optiona
     """A plain warning when our numbers cannot be set against the paper's; None when the data match."""
     if source is None:
         return "Data source unknown (no params.yaml): do not compare these numbers with the paper."
-    if source == "embedded":
-        return EMBEDDED_NOTE if table is None else EMBEDDED_TABLE_NOTE
+    if source in OWN_IMAGES:
+        return OWN_IMAGES[source][table is not None]
     if table is None:
         return None
     needed, what = PAPER_DATA[table]

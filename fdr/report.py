@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from fdr.atomic import write_text
-from fdr.comparison import ABLATION_RE, INPUT_RUN, Comparison, Row, fmt, has_ours, missing_text
+from fdr.comparison import ABLATION_RE, INPUT_RUN, OWN_IMAGES, Comparison, Row, fmt, has_ours, missing_text
 from fdr.comparison import load as load_comparison
 from fdr.figures import pyplot, save_figure
 from fdr.paper import ABLATION_TABLES, PAPER_DIR, SCORES, load_fig8
@@ -145,7 +145,7 @@ def _note(data: ReportData, table: Optional[str] = None) -> list[str]:
     note = data.comparison.note(table)
     if not note:
         return []
-    if data.comparison.source == "embedded":
+    if data.comparison.source in OWN_IMAGES:
         return [f"> **Not comparable to the paper.** {note}" if table is None else f"> **{note}**", ""]
     return [f"> {note}", ""]
 
@@ -511,7 +511,7 @@ def plot_table1(data: ReportData, path: Path) -> bool:
                      else f"ours (data source: {data.comparison.source or 'unknown'})")
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Table 1: PSNR per test level, paper vs ours (methods without numbers are left out)"
-                 + ("\nNOT comparable: different images" if data.comparison.source == "embedded" else ""), fontsize=11)
+                 + ("\nNOT comparable: different images" if data.comparison.source in OWN_IMAGES else ""), fontsize=11)
     save_figure(fig, path)
     plt.close(fig)
     return True

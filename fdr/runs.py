@@ -41,6 +41,8 @@ def test_sets(cfg: Config, track: str) -> dict[str, str]:
     if track in TRACKS:
         return {track: f"{track}_test"}
     sets = {level: f"test_{level}" for level in cfg.synthesis.test_levels}
+    if cfg.data.source == "folder":
+        sets["pairs"] = "pairs_test"  # the user's own pairs, scored where present
     if track == "input":
         sets.update({t: f"{t}_test" for t in TRACKS})
     return sets

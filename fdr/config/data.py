@@ -10,7 +10,7 @@ from typing import Literal, Optional
 
 from .base import require
 
-Source = Literal["embedded", "div2k", "did-mdn", "gopro"]
+Source = Literal["embedded", "div2k", "did-mdn", "gopro", "folder"]
 Level = Literal["mild", "moderate", "severe"]
 # DIV2K HR training images 0001-0800 from the data set's official host (size from protocol.md; SHA-256 is
 # recorded in data/raw/archives.json on first download, then pin it under data.div2k_train.sha256).
@@ -35,6 +35,31 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class PairsConfig:
+    """Already-distorted inputs and their targets, matched by path relative to each folder without the suffix."""
+
+    input: str = "photos/pairs/input"
+    target: str = "photos/pairs/target"
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """``data.source: folder``: the user's own images (see ``fdr/data/folder.py``). The folders are
+    dependencies of the download stage; the committed defaults under ``photos/`` are empty."""
+
+    clean: str = "photos/clean"  # clean images: distorted here like DIV2K's
+    pairs: PairsConfig = field(default_factory=PairsConfig)  # optional: used when its input folder holds images
+    test_fraction: float = 0.1  # share of the files held out for testing (at least one), when test_files is empty
+    test_files: list[str] = ()  # or: these files (paths relative to their folder) are the test split
+
+    def validate(self, path: str) -> None:
+        require(0 < self.test_fraction < 1, path, "test_fraction", "a number in (0, 1)", self.test_fraction)
+        for key in ("clean", "pairs.input", "pairs.target"):
+            value = self.clean if key == "clean" else getattr(self.pairs, key.split(".")[1])
+            require(bool(value), path, key, "a folder path", value)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where images come from and how they are split (paper §4.1-4.2).
 
@@ -43,7 +68,7 @@ class DataConfig:
     they are synthesised from the source's images (see ``fdr/data/rain_motion.py``).
     """
 
-    source: Source = "embedded"  # embedded = photos shipped with scikit-image/matplotlib (offline)
+    source: Source = "embedded"  # embedded = photos shipped with scikit-image/matplotlib (offline); folder = data.folder
     root: str = "data"  # all data products live below this folder
     skip_bad: bool = False  # corrupt/oversized images: false = stop with an error naming the file; true = skip and count
     max_pixels: int = 100_000_000  # decompression-bomb limit per image (width x height)
@@ -55,6 +80,7 @@ class DataConfig:
     did_mdn_layout: Literal["rain|clean", "clean|rain"] = "rain|clean"  # halves of each side-by-side DID-MDN image
     gopro: ArchiveConfig = field(default_factory=ArchiveConfig)
     gopro_blur: Literal["blur", "blur_gamma"] = "blur"  # which GoPro blurred frames pair with "sharp"
+    folder: FolderConfig = field(default_factory=FolderConfig)  # source "folder": the user's own images
     max_extract_bytes: int = 16 * 2**30  # refuse archives that declare more content than this (bytes) ...
     max_extract_ratio: float = 20.0  # ... or more than this many times their own size (image archives: ~1)
     download_retries: int = 3  # resumed attempts after a dropped connection

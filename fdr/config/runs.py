@@ -16,7 +16,7 @@ from .base import require
 
 Section = Literal["model", "baselines.dncnn", "baselines.owan"]
 ARCH = {"model": "fdrnet", "baselines.dncnn": "dncnn", "baselines.owan": "owan"}
-TRACKS = ("didhy", "deblur", "derain")  # tracks with their own <track>_train / <track>_test sets
+TRACKS = ("didhy", "deblur", "derain", "pairs")  # tracks with <track>_train / _test sets (pairs: data.folder)
 RUN_NAME = re.compile(r"[a-z][a-z0-9_]*")
 RESERVED = re.compile(r"input|(fl|ch)[0-9]+")  # the distorted input and the sweep runs
 

@@ -14,7 +14,8 @@ from fdr.atomic import public_mode
 
 # Set name -> key used in every seed of that set: SeedSequence(seed, spawn_key=(stage, key, ...)).
 SET_KEYS = {"train": 0, "test_mild": 1, "test_moderate": 2, "test_severe": 3, "didhy_train": 4, "didhy_test": 5,
-            "deblur_train": 6, "deblur_test": 7, "derain_train": 8, "derain_test": 9}
+            "deblur_train": 6, "deblur_test": 7, "derain_train": 8, "derain_test": 9, "pairs_train": 10,
+            "pairs_test": 11}
 
 
 def parse_box(text) -> tuple:

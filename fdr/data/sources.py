@@ -20,6 +20,7 @@ stage with an error naming the file unless ``data.skip_bad`` is true.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -30,6 +31,7 @@ from fdr.atomic import write_json
 from fdr.config import Config
 from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
+from . import folder
 from .download import DownloadError, fetch, is_local
 from .extract import safe_extract
 from .layout import built_aside
@@ -188,6 +190,27 @@ def _fetch_extract(key: str, arch: ArchiveConfig, cfg: Config, downloads: Path, 
     return {"key": key, "url": url, "archive": str(path), "size": path.stat().st_size, "sha256": digest, "files": n}
 
 
+def _folder_rows(d, dest: Path) -> list[dict]:
+    """The user's folders (``fdr/data/folder.py``): each image checked where it lies (errors name the user's
+    file), then copied byte for byte below ``dest``."""
+    clean, pairs = folder.clean_listing(d.folder), folder.pairs_listing(d.folder, d.max_pixels)
+    folder.assign_splits(d.folder, clean, pairs)
+    rows = [_row(name=f"folder/{r['stem']}", split=r["split"], path=r["path"], dataset="folder", kind="clean",
+                 scene=f"folder/{r['stem']}") for r in clean]
+    rows += [_row(name=f"folder-pairs/{r['stem']}", split=r["split"], path=r["path"], target=r["target"],
+                  dataset="folder-pairs", kind="pair", scene=f"folder-pairs/{r['stem']}") for r in pairs]
+    out = []
+    for r in rows:
+        out.append(_check_row(r, d.max_pixels, d.skip_bad))
+        for col, part in (("path", "input" if r["kind"] == "pair" else "clean"), ("target", "target")):
+            if r[col]:
+                copy = dest / part / f"{r['name'].split('/', 1)[1]}{Path(r[col]).suffix.lower()}"
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(r[col], copy)
+                r[col] = copy
+    return out
+
+
 def _check_row(row: dict, max_pixels: int, skip_bad: bool) -> dict:
     """Header-level validation; fills width/height/status/sha256."""
     paths = [Path(row["path"])] + ([Path(row["target"])] if row["target"] and row["target"] != row["path"] else [])
@@ -230,6 +253,8 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
                                  sha256=sha256_file(dst), width=arr.shape[1], height=arr.shape[0],
                                  dataset="embedded", kind="clean", scene=img.scene, status="ok",
                                  source_sha256=sha256_file(src)))
+        if d.source == "folder":
+            rows.extend(_folder_rows(d, tmp / "folder"))
         jobs = []
         if d.source == "div2k":
             arch = ArchiveConfig(url=d.div2k_train.url or DIV2K_TRAIN_URL,

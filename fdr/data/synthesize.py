@@ -11,7 +11,8 @@ Sets (``data/synth/<set>/``):
 - with ``synthesis.didhy``: ``didhy_train`` / ``didhy_test``: rain + blur + noise + JPEG at ``didhy_size`` (§4.1),
   rain from DID-MDN when ``data.did_mdn`` is given, else from ``fdr.data.rain_motion``'s streak model;
 - with ``synthesis.single``: ``deblur_*`` (GoPro pairs, or synthetic motion blur) and ``derain_*`` (DID-MDN pairs,
-  or synthetic rain) (§4.2); the synthetic scene tracks draw ``synthesis.copies`` copies of each image.
+  or synthetic rain) (§4.2); the synthetic scene tracks draw ``synthesis.copies`` copies of each image;
+- ``pairs_train`` / ``pairs_test``: the user's own distorted/clean pairs (``data.folder.pairs``), used as given.
 
 The hybrid sets take every image through ``synthesis.base_scale`` first (the authors used down-sampled DIV2K).
 DID-HY and the synthetic single-distortion tracks work on a square "scene" view instead: short side resized to
@@ -326,6 +327,9 @@ def plan(cfg: Config, raw: pd.DataFrame) -> dict[str, list[Task]]:
                                  if pairs else _tasks(f"test_{level}", clean["test"], track="hybrid", level=level,
                                                       scales=tuple(syn.test_scales), copies=n.hybrid_test))
     for split in ("train", "test"):
+        given = _pair_items(ok[(ok["kind"] == "pair") & (ok["split"] == split)])  # data.folder.pairs
+        if given:
+            sets[f"pairs_{split}"] = _tasks(f"pairs_{split}", given, track="released", passthrough=True)
         rain = _pair_items(ok[(ok["dataset"] == "did-mdn") & (ok["kind"] == "rain_pair") & (ok["split"] == split)])
         blur = _pair_items(ok[(ok["dataset"] == "gopro") & (ok["kind"] == "blur_pair") & (ok["split"] == split)])
         copies = n.scene_train if split == "train" else n.scene_test
