@@ -342,7 +342,7 @@ class Comparison:
     def to_dict(self) -> dict:
         return {
             "data_source": self.source,
-            "comparable": self.source is not None and self.source != "embedded",
+            "comparable": self.source is not None and self.source not in OWN_IMAGES,
             "note": self.note(),
             "metrics_read_with": self.how,
             "tables": {

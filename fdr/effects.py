@@ -14,6 +14,7 @@ twice that spread. An ablation then *agrees* with the paper (same sign as the pa
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -24,6 +25,7 @@ from scipy import stats
 PER_PATCH_DIR = Path("reports/per_patch")
 N_RESAMPLES = 2000
 LEVEL = 0.95
+MAIN_RUN = re.compile(r"((didhy|deblur|derain)_)?fdrnet")  # a track's main FDR-Net run: not an ablation
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
@@ -103,10 +105,14 @@ def collect_effects(means: Mapping, per_patch: Mapping, params: Optional[dict], 
                     paper_effects: Mapping[str, float]) -> list[Effect]:
     """The differences the report states: FDR-Net and each baseline against the distorted input, FDR-Net
     against each baseline (every test set of their track), and every ablation (run-table rows and sweeps
-    trained like ``reference``) against ``reference`` on the training level's test set, with the seed spread of
-    ``reference`` and its seed replicas and the paper's effect where the paper has one."""
+    trained like ``reference``) against ``reference`` on the test set of its track (DID-HY for Tables 5-6; the
+    training level for a hybrid reference), with the seed spread of ``reference`` and its seed replicas and the
+    paper's effect where the paper has one."""
     runs = (params or {}).get("runs", {})
-    train_level = (params or {}).get("synthesis", {}).get("train_level", "moderate")
+    ref_row = runs.get(reference, {})
+    ref_train = ref_row.get("train", "train")
+    ablation_set = ((params or {}).get("synthesis", {}).get("train_level", "moderate") if ref_train == "train"
+                    else ref_train[: -len("_train")])
     out: list[Effect] = []
     for prefix in ("", "didhy_", "deblur_", "derain_"):
         main, baselines = prefix + "fdrnet", [prefix + b for b in ("dncnn", "owan")]
@@ -114,15 +120,14 @@ def collect_effects(means: Mapping, per_patch: Mapping, params: Optional[dict], 
             pairs = [(f"{r} − input", r, "input", "input") for r in [main] + baselines]
             pairs += [(f"{main} − {b}", main, b, "baseline") for b in baselines]
             out += [e for e in (effect(per_patch, label, a, b, set_, kind=k) for label, a, b, k in pairs) if e]
-    ref_row = runs.get(reference, {})
     seeds = [reference] + [r for r, row in runs.items()
                            if row.get("seed") and {**row, "seed": 0} == {**ref_row, "seed": 0}]
-    spread = seed_std(means, seeds, train_level)
+    spread = seed_std(means, seeds, ablation_set)
     ablations = [r for r, row in runs.items() if r not in seeds and row.get("model") == "model"
-                 and row.get("train") == "train" and r != "fdrnet"]
+                 and row.get("train", "train") == ref_train and not MAIN_RUN.fullmatch(r)]
     ablations += sorted((r for r in per_patch if r[:2] in ("fl", "ch") and r[2:].isdigit()), key=lambda r: (r[:2], int(r[2:])))
     for run in ablations:
-        e = effect(per_patch, f"{run} − {reference}", run, reference, train_level, spread, paper_effects.get(run),
+        e = effect(per_patch, f"{run} − {reference}", run, reference, ablation_set, spread, paper_effects.get(run),
                    "ablation")
         if e is not None:
             out.append(e)

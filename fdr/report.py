@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from fdr import report_probe
 from fdr.atomic import write_text
 from fdr.comparison import ABLATION_RE, INPUT_RUN, OWN_IMAGES, Comparison, Row, fmt, has_ours, missing_text
 from fdr.comparison import load as load_comparison
@@ -25,7 +26,7 @@ from fdr.provenance import git_revision, machine
 from fdr.tables import render as render_table
 
 LEVEL_NAMES = {"mild": "Mild (unseen)", "moderate": "Moderate", "severe": "Severe (unseen)", "didhy": "DID-HY",
-               "deblur": "GoPro", "derain": "DID-MDN"}
+               "deblur": "Deblurring", "derain": "Deraining"}
 MISSING = "—"
 
 
@@ -184,7 +185,7 @@ def section_runs(data: ReportData) -> list[str]:
                      _fmt_int(s.get("iterations")), _fmt_s(s.get("wall_s")), str(s.get("device", MISSING)),
                      fmt(s.get("val_psnr"), "psnr", missing=MISSING)])
     lines = ["## Trained runs", "", "From `models/<run>/summary.json`. Validation PSNR: the training stage's "
-             "subset of the moderate test patches.", ""]
+             "subset of the run's validation set (`val` in the run table).", ""]
     lines += render_table(["run", "model", "parameters", "iterations", "wall time", "device", "val PSNR (dB)"], body)
     if data.paper_config_params:
         t5 = data.comparison.tables.get("table5")
@@ -265,7 +266,7 @@ def section_table6(data: ReportData) -> list[str]:
     stand_in = ", ".join(f"`{k}`" for k in data.alias)
     lines += [f"Each cell: paper / ours (ours − paper). Our FD-layer sweep uses {model.get('channels', '?')} channels "
               f"and our channel sweep {model.get('n_flayers', '?')} FD-layers (the configured main model); "
-              f"{stand_in} is the main run `fdrnet` unless trained separately.", ""]
+              f"{stand_in} is the ablations' reference `{data.comparison.reference}` unless trained separately.", ""]
     for title, runs in (("FD-layers per FDM", fl), ("Channels (3 FD-layers in the paper)", ch)):
         header = [title] + [r[2:] for r in runs]
         body = [[m.upper()] + [_cell(idx.get((r, s, m)), m) for r in runs] for m in SCORES]
@@ -306,7 +307,7 @@ def _spread_std(data: ReportData, set_: Optional[str], metric: str = "psnr") -> 
 
 
 def section_spread(data: ReportData) -> list[str]:
-    lines = ["## Seed-to-seed spread of the main model", ""]
+    lines = ["## Seed-to-seed spread of the ablations' reference", ""]
     if not data.spread["sets"]:
         lines += ["Not measured: only one seed of `fdrnet` was trained (replicas would be "
                   "`reports/metrics/seed<N>.json` beside `fdrnet.json`). Differences between runs below are "
@@ -375,7 +376,7 @@ def _findings_analysis(data: ReportData) -> list[str]:
                      f"of the same distortion correlate {r['within_type']:.2f}, of two different distortions "
                      f"{r['between_type']:.2f}; this {agree} the paper's reading that distortions occupy different "
                      "channels and levels only change the strength.")
-    return lines
+    return lines + report_probe.finding(_get(data.analysis, "disentanglement"))
 
 
 def _findings_ablations(effects: list) -> list[str]:
@@ -471,7 +472,8 @@ def render(data: ReportData) -> str:
     lines += section_table5(data) + section_table6(data)
     if "ablations" in data.figures:
         lines += [f"![ablation effects]({data.figures['ablations']})", ""]
-    lines += section_spread(data) + section_runs(data) + section_analysis(data) + section_choices(data)
+    lines += section_spread(data) + section_runs(data) + section_analysis(data)
+    lines += report_probe.section(_get(data.analysis, "disentanglement")) + section_choices(data)
     return "\n".join(lines).rstrip() + "\n"
 
 

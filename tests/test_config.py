@@ -67,7 +67,7 @@ def test_committed_params_load():
 
 
 def test_run_names_resolve():
-    runs = {"fdrnet": {}, "short": {"training": {"iterations": 7, "lr": 0.01}},
+    runs = {"fdrnet": {}, "short": {"training": {"iterations": 7, "lr": 0.01}, "train": "didhy_train", "val": "didhy_test"},
             "didhy_owan": {"model": "baselines.owan", "train": "didhy_train", "val": "didhy_test"},
             "dncnn": {"model": "baselines.dncnn"}, "noaux": {"set": {"use_aux": False}},
             "seed2": {"seed": 2}}
@@ -79,7 +79,8 @@ def test_run_names_resolve():
     track = resolve(cfg, "didhy_owan")
     assert (track.model_name, track.train_set, track.val_set) == ("owan", "didhy_train", "didhy_test")
     assert track.test_sets == {"didhy": "didhy_test"}
-    assert set(resolve(cfg, "fl2").test_sets) == {"mild", "moderate", "severe"}
+    assert resolve(cfg, "fl2").test_sets == {"didhy": "didhy_test"}  # Table 6 on DID-HY, like the reference
+    assert set(resolve(cfg, "fdrnet").test_sets) == {"mild", "moderate", "severe"}
     assert resolve(cfg, "seed2").seed == 2 and resolve(cfg, "seed2").train_cfg.iterations == 9
     assert resolve(cfg, "fl5").model_cfg.n_flayers == 5
     assert resolve(cfg, "noaux").model_cfg.use_aux is False and resolve(cfg, "noaux").model_cfg.channels == 32
@@ -90,7 +91,8 @@ def test_run_names_resolve():
 
 
 def test_run_table_rows_are_checked():
-    own = config.from_dict({"runs": {"wide": {"set": {"channels": 48}, "training": {"iterations": 3}}},
+    own = config.from_dict({"runs": {"wide": {"set": {"channels": 48}, "training": {"iterations": 3},
+                                              "train": "didhy_train", "val": "didhy_test"}},
                             "ablations": {"reference": "wide"}})
     assert list(own.runs) == ["wide"] and resolve(own, "wide").model_cfg.channels == 48
     for runs, path in (({"wide": {"set": {"chanels": 48}}}, "runs.wide.set.chanels"),
@@ -105,6 +107,8 @@ def test_run_table_rows_are_checked():
         assert str(err.value).startswith(path + ":"), err.value
     with pytest.raises(ConfigError, match="ablations.reference"):
         config.from_dict({"runs": {"a": {"model": "baselines.dncnn"}}, "ablations": {"reference": "a"}})
+    with pytest.raises(ConfigError, match="ablations.reference: expected an FDR-Net row trained on didhy_train"):
+        config.from_dict({"runs": {"hybrid": {}}, "ablations": {"reference": "hybrid"}})
 
 
 def test_unquoted_off_reads_as_the_word():

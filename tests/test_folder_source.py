@@ -56,7 +56,8 @@ def folders(tmp_path):
 
 
 def _cfg(root: Path, clean, pin, ptg, **over) -> config.Config:
-    return config.from_dict({"runs": {"fdrnet": {}, "mine": {"train": "pairs_train", "val": "pairs_test"}}},
+    return config.from_dict({"runs": {"fdrnet": {}, "mine": {"train": "pairs_train", "val": "pairs_test"},
+                                      "didhy_fdrnet": {"train": "didhy_train", "val": "didhy_test"}}},
                             overrides={
         "data.root": str(root / "data"), "data.source": "folder", "data.folder.clean": str(clean),
         "data.folder.pairs.input": str(pin), "data.folder.pairs.target": str(ptg), "data.folder.test_fraction": 0.25,

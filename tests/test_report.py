@@ -30,9 +30,11 @@ def test_empty_workspace_says_not_run_and_invents_nothing(tmp_path):
 
 
 def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
-    runs = {"fdrnet": metrics_for(25.0), "seed1": metrics_for(25.2), "seed2": metrics_for(24.8),
-            "dncnn": metrics_for(24.0), "owan": metrics_for(24.5), "input": metrics_for(20.0),
-            "nofdm": metrics_for(24.0), "noaux": metrics_for(25.1), "fl1": metrics_for(24.9)}
+    didhy = ("didhy",)  # Tables 5-6: the ablations and their reference (didhy_fdrnet) on DID-HY
+    runs = {"fdrnet": metrics_for(25.0), "dncnn": metrics_for(24.0), "owan": metrics_for(24.5),
+            "input": metrics_for(20.0, ("mild", "moderate", "severe", "didhy")), "didhy_fdrnet": metrics_for(25.0, didhy),
+            "seed1": metrics_for(25.2, didhy), "seed2": metrics_for(24.8, didhy), "nofdm": metrics_for(24.0, didhy),
+            "noaux": metrics_for(25.1, didhy), "fl1": metrics_for(24.9, didhy)}
     summaries = {"fdrnet": {"model": "fdrnet", "params": 120000, "iterations": 300, "wall_s": 95.0, "device": "cpu"}}
     write_workspace(tmp_path, runs, summaries=summaries)
     (tmp_path / "reports" / "choices.md").write_text("# Choices\n\n## Data\n\nSplit by scene.\n")
@@ -44,13 +46,13 @@ def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
     t1 = _table_block(text, "## Table 1")
     assert "27.24 / 25.00 (-2.24)" in t1 and "— / 20.00" in t1
     spread = _table_block(text, "## Seed-to-seed spread")
-    assert "| moderate | PSNR | 3 | 25.00 | 0.20 |" in spread
+    assert "| didhy | PSNR | 3 | 26.00 | 0.20 |" in spread
     findings = _table_block(text, "## What came out on this data")
     assert "0.310 before → 0.220 after" in findings and "paper 0.272 → 0.164" in findings
     # nofdm: -1.00 dB, far beyond the interval and twice the seed std (0.20), the paper's sign: agrees
-    assert "`nofdm` vs `fdrnet` on moderate: -1.00 dB" in findings and "the paper's effect -1.06 dB: **agrees**" in findings
+    assert "`nofdm` vs `didhy_fdrnet` on didhy: -1.00 dB" in findings and "the paper's effect -1.06 dB: **agrees**" in findings
     # noaux: +0.10 dB against a seed std of 0.20: no sign is claimed
-    assert "`noaux` vs `fdrnet` on moderate: +0.10 dB" in findings and "-0.70 dB: **not resolved**" in findings
+    assert "`noaux` vs `didhy_fdrnet` on didhy: +0.10 dB" in findings and "-0.70 dB: **not resolved**" in findings
     assert "`fdrnet` is +5.00 dB over the distorted input" in findings and ": higher." in findings
     effects = _table_block(text, "## Effects with intervals")
     assert "| `dncnn` − `input` | moderate | +4.00 |" in effects and "| `fdrnet` − `owan` | mild | +0.50 |" in effects
@@ -61,8 +63,8 @@ def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
     for name in ("table1", "ablations"):
         png = tmp_path / "reports" / "figures" / "report" / f"{name}.png"
         assert Image.open(png).size[0] > 600
-    # moderate substituted for DID-HY in the ablation tables, and said so
-    assert "ours on `moderate` (paper: `didhy`)" in _table_block(text, "## Table 5")
+    t5 = _table_block(text, "## Table 5")
+    assert "paper: `didhy`" not in t5 and "23.91 / 25.00 (+1.09)" in t5  # ours on DID-HY itself, as the paper
 
 
 def test_report_figures_dropped_when_no_numbers(tmp_path):

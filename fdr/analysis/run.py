@@ -9,7 +9,9 @@ training level's test set (``synthesis.train_level``, moderate), the level the m
 and the channel responses ``analysis.response_patches`` evenly spaced ones of those (clean); the response
 figure shows phase 1, whose FDM sees the distortions least processed (every phase's numbers are in
 the metrics). The same architecture at its seeded initialisation is measured too, so a reader can
-tell what training (and SVDO) changed from what the gain-control layers do by construction.
+tell what training (and SVDO) changed from what the gain-control layers do by construction. The same clean
+patches feed the disentanglement probes (:mod:`fdr.analysis.probe`) of ``fdrnet``, the ablations' reference,
+``nofdm`` and ``beta0``.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from fdr.atomic import write_json
 from fdr.distributed import choose_device
 from fdr.evaluate import open_set, subset_indices
 
-from . import correlation, curves, grids, responses
+from . import correlation, curves, grids, probe, responses
 from .photo import restore_example
 
 
@@ -69,6 +71,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
         metrics = {"correlation": {"skipped": "the main model has no FDM"},
                    "responses": {"skipped": "the main model has no FDM"}}
 
+    metrics["disentanglement"] = _disentanglement(cfg, models_dir, x_gt, loader, device, batch)
     grid_summary = _grids(cfg, model, models_dir, figures_dir, patches, loader, device)
     metrics["restore_example"] = restore_example(cfg, model, device, figures_dir / "restore_example.png")
 
@@ -85,6 +88,21 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
     write_json(figures_dir / "details.json", details, sort_keys=True)
     write_json(metrics_path, metrics, sort_keys=True)
     return metrics
+
+
+def _disentanglement(cfg, models_dir: Path, clean: np.ndarray, loader: Callable, device, batch: int) -> dict:
+    """The linear probes of :mod:`fdr.analysis.probe` on the main model, the ablations' reference and the
+    controls trained like it (``nofdm``, ``beta0``), on the same clean patches as the correlation."""
+    runs = dict.fromkeys(("fdrnet", cfg.ablations.reference, "nofdm", "beta0"))
+    models = {}
+    for run in runs:
+        path = models_dir / run / "checkpoint.pt"
+        if path.is_file():
+            net, meta = loader(path, map_location=device)
+            if meta.get("model_name") == "fdrnet":
+                models[run] = (net, getattr(meta.get("model_cfg_obj"), "n_flayers", 0))
+    result = probe.disentanglement(models, clean, cfg.synthesis, cfg.ablations.reference, cfg.seed, batch, device)
+    return result if result is not None else {"skipped": "no trained FDR-Net run"}
 
 
 def _grids(cfg, model, models_dir: Path, figures_dir: Path, patches: Path, loader: Callable, device) -> dict:

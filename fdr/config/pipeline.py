@@ -22,7 +22,7 @@ class EvalConfig:
 class AblationConfig:
     """Table 6 sweeps (runs ``fl<N>`` / ``ch<N>``): the reference row of the run table with one model key changed."""
 
-    reference: str = "fdrnet"  # run-table row the sweeps copy (data, budget, seed) and every ablation is compared with
+    reference: str = "didhy_fdrnet"  # DID-HY row the sweeps copy (data, budget, seed); every ablation compares with it
     flayers: list[int] = (1, 2, 4, 5)  # Table 6 left; the main model's n_flayers is not repeated
     channels: list[int] = (16, 48, 64)  # Table 6 right; the main model's channels is not repeated
 
