@@ -376,7 +376,7 @@ def _findings_analysis(data: ReportData) -> list[str]:
                      f"of the same distortion correlate {r['within_type']:.2f}, of two different distortions "
                      f"{r['between_type']:.2f}; this {agree} the paper's reading that distortions occupy different "
                      "channels and levels only change the strength.")
-    return lines + report_probe.finding(_get(data.analysis, "disentanglement"))
+    return lines + report_probe.finding(_get(data.analysis, "disentanglement"), data.comparison.reference)
 
 
 def _findings_ablations(effects: list) -> list[str]:
@@ -473,7 +473,7 @@ def render(data: ReportData) -> str:
     if "ablations" in data.figures:
         lines += [f"![ablation effects]({data.figures['ablations']})", ""]
     lines += section_spread(data) + section_runs(data) + section_analysis(data)
-    lines += report_probe.section(_get(data.analysis, "disentanglement")) + section_choices(data)
+    lines += report_probe.section(_get(data.analysis, "disentanglement"), data.comparison.reference) + section_choices(data)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -29,15 +29,15 @@ def _negate(c: dict) -> dict:
     return {"value": -c["value"], "low": -c["high"], "high": -c["low"]}
 
 
-def section(d: Optional[dict]) -> list[str]:
+def section(d: Optional[dict], ref: str) -> list[str]:
+    """The tables; ``ref``: the ablations' reference run (DVC's metrics reader keeps numbers only)."""
     lines = ["## Disentanglement, measured", ""]
     if not isinstance(d, dict) or "models" not in d:
         why = d.get("skipped") if isinstance(d, dict) else None
         return lines + [f"Not run{f' ({why})' if why else ''}.", ""]
-    ref = d["reference"]
     lines += [f"Linear probes on the channel responses of phase 1, before and after the FDM (for `nofdm`: the "
               f"ResBlocks in its place), from {d['patches']} clean test patches each given one distortion (blur, "
-              f"noise or JPEG) at levels {', '.join(map(str, d['levels']))}: {d['inputs']} inputs. Type accuracy: "
+              f"noise or JPEG) at levels {', '.join(str(v) for v in d.get('levels', {}).values())}: {d['inputs']} inputs. Type accuracy: "
               f"held-out (two folds split by patch; chance {d['chance_accuracy']:.3f}). Level R²: held-out ridge "
               "fit of the level per type. Selectivity: how much each channel answers one type only (1/3 = all "
               "alike, 1 = one type per channel). 95% bootstrap intervals over patches in brackets "
@@ -59,12 +59,12 @@ def section(d: Optional[dict]) -> list[str]:
     return lines
 
 
-def finding(d: Optional[dict]) -> list[str]:
+def finding(d: Optional[dict], ref: str) -> list[str]:
     """One sentence per control (every run but the reference and the main ``fdrnet``): does the reference's
     FDM output separate the distortions better?"""
     if not isinstance(d, dict) or "models" not in d:
         return []
-    ref, out = d["reference"], []
+    out = []
     for run, e in d["models"].items():
         vs = e["after"].get("minus_reference")
         if not vs or run == "fdrnet":

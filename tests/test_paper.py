@@ -167,3 +167,14 @@ def test_compare_command_bad_params(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli_main(["compare", "--no-dvc"]) == 2
     assert "model.channels" in capsys.readouterr().err
+
+
+def test_tables_are_comparable_when_their_data_set_was_used():
+    from fdr import config
+
+    cfg = config.from_dict({"data": {"source": "div2k", "gopro": {"url": "g.zip"}}})
+    used = comparison.datasets_used(cfg.data)
+    assert used == {"div2k", "gopro"}
+    assert comparison.comparability("div2k", "table3", used).startswith("Same kind of data as the paper (GoPro)")
+    assert "not comparable" in comparison.comparability("div2k", "table4", used)
+    assert "not comparable" in comparison.comparability("div2k", "table3")  # the source alone

@@ -69,7 +69,7 @@ def test_differences_are_paired_and_signed_by_their_interval():
     vs = out["models"]["ctl"]["after"]["minus_reference"]["type_accuracy"]
     assert vs["high"] < 0 and report_probe.verdict(vs) == "lower"
     assert "minus_reference" not in out["models"]["ref"]["after"]
-    text = "\n".join(report_probe.finding(out))
+    text = "\n".join(report_probe.finding(out, "ref"))
     assert "`ref` − `ctl` after the FDM: type accuracy +" in text and ": higher" in text
 
 
@@ -96,10 +96,10 @@ def test_probe_reads_phase_one_of_a_real_network(use_fdm):
 
 
 def test_report_section_says_not_run_or_shows_intervals():
-    assert "Not run (no trained FDR-Net run)." in "\n".join(report_probe.section({"skipped": "no trained FDR-Net run"}))
+    assert "Not run (no trained FDR-Net run)." in "\n".join(report_probe.section({"skipped": "no trained FDR-Net run"}, "r"))
     cell = {"value": 0.5, "low": 0.4, "high": 0.6}
-    d = {"reference": "r", "patches": 2, "inputs": 18, "levels": [2, 5, 8], "chance_accuracy": 1 / 3,
+    d = {"patches": 2, "inputs": 18, "levels": {"low": 2, "mid": 5, "high": 8}, "chance_accuracy": 1 / 3,
          "models": {"r": {s: {k: cell for k, _ in report_probe.SCORES} | {"channels_per_type": {"blur": 1}}
                           for s in ("before", "after")} | {"after_minus_before": {"type_accuracy": cell}}}}
-    text = "\n".join(report_probe.section(d))
+    text = "\n".join(report_probe.section(d, "r"))
     assert "| `r` | after | 0.500 [0.400, 0.600] |" in text and "+0.500 [+0.400, +0.600]: higher" in text

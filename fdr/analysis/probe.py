@@ -179,8 +179,8 @@ def summarize(measured: dict, patch, kind, level, reference: str, seed: int) -> 
     cells = [dict(value=float(p), low=float(lo), high=float(hi)) for p, lo, hi in zip(point, ci.low, ci.high)]
     k, c = int(np.prod(shape)), len(names) * len(SCORES)
     values, changes, versus = cells[:k], cells[k:k + c], cells[k + c:]
-    out: dict = {"patches": n, "inputs": int(len(kind)), "levels": list(PROBE_LEVELS), "reference": reference,
-                 "chance_accuracy": 1 / len(DISTORTIONS), "models": {}}
+    out: dict = {"patches": n, "inputs": int(len(kind)), "levels": dict(zip(("low", "mid", "high"), PROBE_LEVELS)),
+                 "chance_accuracy": 1 / len(DISTORTIONS), "models": {}}  # numbers only: DVC reads metrics
     for m, name in enumerate(names):
         entry: dict = {}
         for s, site in enumerate(SITES):
