@@ -98,6 +98,27 @@ MUTATIONS = [
       ("tests/test_extract_guards.py",)),
     M("tar_links_allowed", "fdr/data/extract.py", "if m.issym() or m.islnk():", "if False:",
       ("tests/test_extract_guards.py",)),
+    # bad inputs and faults: nothing lost, nothing left behind
+    M("download_past_the_pinned_size", "fdr/data/download.py", "if size is not None and got + len(block) > size:",
+      "if False:", ("tests/test_download.py::test_a_server_sending_more_than_the_pinned_size_is_cut_off",)),
+    M("download_without_deadline", "fdr/data/download.py", "if time.monotonic() > stop_at:\n                    raise",
+      "if False:\n                    raise", ("tests/test_download.py::test_a_trickling_server_is_stopped_at_the_deadline_and_the_part_kept",)),
+    M("failed_archive_kept", "fdr/data/sources.py", "        path.unlink(missing_ok=True)\n", "",
+      ("tests/test_download.py::test_an_archive_that_does_not_extract_is_deleted_and_fetched_again",)),
+    M("extraction_ratio_ignored", "fdr/data/sources.py",
+      "limit = min(d.max_extract_bytes, int(d.max_extract_ratio * path.stat().st_size))", "limit = d.max_extract_bytes",
+      ("tests/test_download.py::test_an_archive_declaring_far_more_than_its_size_is_refused_before_writing",)),
+    M("files_private_regardless_of_umask", "fdr/atomic.py", "            public_mode(tmp)\n", "",
+      ("tests/test_leftovers.py",)),
+    M("pool_workers_outlive_their_parent", "fdr/data/synthesize.py", "    _die_with_parent()\n", "",
+      ("tests/test_leftovers.py::test_pool_workers_end_with_a_killed_synthesis",)),
+    M("eigensolver_error_raw", "fdr/train.py", "except torch.linalg.LinAlgError as exc:", "except ValueError as exc:",
+      ("tests/test_train.py::test_diverging_run_stops_with_a_training_error_naming_the_iteration",)),
+    # disentanglement probe
+    M("probe_trains_on_its_test_patches", "fdr/analysis/probe.py", "train, test = patch % 2 != fold, patch % 2 == fold",
+      "train, test = patch >= 0, patch % 2 == fold", ("tests/test_probe.py",)),
+    M("probe_reads_the_wrong_phase", "fdr/analysis/probe.py", 'after=f["fdm_out"][0]', 'after=f["fdm_out"][-1]',
+      ("tests/test_probe.py",)),
 ]
 
 
