@@ -309,8 +309,9 @@ def _spread_std(data: ReportData, set_: Optional[str], metric: str = "psnr") -> 
 def section_spread(data: ReportData) -> list[str]:
     lines = ["## Seed-to-seed spread of the ablations' reference", ""]
     if not data.spread["sets"]:
-        lines += ["Not measured: only one seed of `fdrnet` was trained (replicas would be "
-                  "`reports/metrics/seed<N>.json` beside `fdrnet.json`). Differences between runs below are "
+        ref = data.comparison.reference
+        lines += [f"Not measured: only one seed of `{ref}` was trained (replicas would be "
+                  f"`reports/metrics/seed<N>.json` beside `{ref}.json`). Differences between runs below are "
                   "therefore of unknown significance; do not read a small ablation difference as an effect.", ""]
         return lines
     body = []
@@ -473,7 +474,8 @@ def render(data: ReportData) -> str:
     if "ablations" in data.figures:
         lines += [f"![ablation effects]({data.figures['ablations']})", ""]
     lines += section_spread(data) + section_runs(data) + section_analysis(data)
-    lines += report_probe.section(_get(data.analysis, "disentanglement"), data.comparison.reference) + section_choices(data)
+    lines += report_probe.section(_get(data.analysis, "disentanglement"), data.comparison.reference)
+    lines += section_choices(data)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -35,9 +35,10 @@ def section(d: Optional[dict], ref: str) -> list[str]:
     if not isinstance(d, dict) or "models" not in d:
         why = d.get("skipped") if isinstance(d, dict) else None
         return lines + [f"Not run{f' ({why})' if why else ''}.", ""]
+    levels = ", ".join(str(v) for v in d.get("levels", {}).values())
     lines += [f"Linear probes on the channel responses of phase 1, before and after the FDM (for `nofdm`: the "
               f"ResBlocks in its place), from {d['patches']} clean test patches each given one distortion (blur, "
-              f"noise or JPEG) at levels {', '.join(str(v) for v in d.get('levels', {}).values())}: {d['inputs']} inputs. Type accuracy: "
+              f"noise or JPEG) at levels {levels}: {d['inputs']} inputs. Type accuracy: "
               f"held-out (two folds split by patch; chance {d['chance_accuracy']:.3f}). Level R²: held-out ridge "
               "fit of the level per type. Selectivity: how much each channel answers one type only (1/3 = all "
               "alike, 1 = one type per channel). 95% bootstrap intervals over patches in brackets "

@@ -44,7 +44,8 @@ def test_features_unrelated_to_the_distortion_decode_at_chance():
     patch, kind, level = _design()
     rng = np.random.default_rng(1)
     resp, clean = rng.normal(size=(len(kind), 8)), rng.normal(size=(N, 8))
-    after = probe.summarize({"m": _measured(resp, clean, patch, kind, level)}, patch, kind, level, "m", 0)["models"]["m"]["after"]
+    out = probe.summarize({"m": _measured(resp, clean, patch, kind, level)}, patch, kind, level, "m", 0)
+    after = out["models"]["m"]["after"]
     acc = after["type_accuracy"]
     assert acc["low"] < 1 / 3 < acc["high"] and after["level_r2"]["value"] < 0.1
 
@@ -96,7 +97,8 @@ def test_probe_reads_phase_one_of_a_real_network(use_fdm):
 
 
 def test_report_section_says_not_run_or_shows_intervals():
-    assert "Not run (no trained FDR-Net run)." in "\n".join(report_probe.section({"skipped": "no trained FDR-Net run"}, "r"))
+    skipped = report_probe.section({"skipped": "no trained FDR-Net run"}, "r")
+    assert "Not run (no trained FDR-Net run)." in "\n".join(skipped)
     cell = {"value": 0.5, "low": 0.4, "high": 0.6}
     d = {"patches": 2, "inputs": 18, "levels": {"low": 2, "mid": 5, "high": 8}, "chance_accuracy": 1 / 3,
          "models": {"r": {s: {k: cell for k, _ in report_probe.SCORES} | {"channels_per_type": {"blur": 1}}

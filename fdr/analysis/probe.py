@@ -200,11 +200,6 @@ def _dominant(change: np.ndarray) -> dict[str, int]:
     return {t: int((top == i).sum()) for i, t in enumerate(DISTORTIONS)}
 
 
-def verdict(cell: dict) -> str:
-    """``higher`` / ``lower`` when the interval excludes zero, else ``not resolved``."""
-    return "higher" if cell["low"] > 0 else "lower" if cell["high"] < 0 else "not resolved"
-
-
 def disentanglement(models: dict, clean: np.ndarray, synth, reference: str, seed: int, batch_size: int = 32,
                     device="cpu") -> Optional[dict]:
     """Measure every model of ``{name: (module, n_flayers)}`` on the same inputs and summarise (see above)."""
