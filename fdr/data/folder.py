@@ -20,16 +20,20 @@ from fdr.config.data import FolderConfig
 from .imageio import IMAGE_SUFFIXES, BadImage, probe
 
 
+def images_under(folder: Path) -> list[Path]:
+    """The image files below ``folder`` in sorted order, anything hidden (a dot file or folder) left out; every
+    source lists its images with this."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(s.startswith(".") for s in p.relative_to(folder).parts))
+
+
 def images_in(folder: Path, key: str) -> dict[str, Path]:
-    """``{relative path without suffix: file}`` of the images below ``folder`` (hidden files skipped)."""
+    """``{relative path without suffix: file}`` of the images below ``folder``."""
     if not folder.is_dir():
         raise FileNotFoundError(f"data.folder.{key}: {folder} is not a folder")
     found: dict[str, Path] = {}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES or any(s.startswith(".") for s in rel.parts):
-            continue
-        stem = rel.with_suffix("").as_posix()
+    for p in images_under(folder):
+        stem = p.relative_to(folder).with_suffix("").as_posix()
         if stem in found:
             raise ValueError(f"data.folder.{key}: {found[stem].name} and {p.name} in {p.parent} are both named "
                              f"{stem!r}; rename one")

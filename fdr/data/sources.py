@@ -32,10 +32,11 @@ from fdr.config import Config
 from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
 from . import folder
+from .folder import images_under
 from .download import DownloadError, fetch, is_local
 from .extract import safe_extract
 from .layout import built_aside
-from .imageio import IMAGE_SUFFIXES, BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
+from .imageio import BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
 
 RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", "kind", "target", "layout",
                "level", "scene", "status", "source_sha256"]
@@ -93,11 +94,6 @@ def _row(**kw) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- listings
-def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
-
-
 def _split_from_path(rel: Path) -> Optional[str]:
     parts = [p.lower() for p in rel.parts[:-1]]
     if any("test" in p for p in parts):
@@ -109,7 +105,7 @@ def _split_from_path(rel: Path) -> Optional[str]:
 
 def list_div2k(folder: Path, train_images: int) -> list[dict]:
     rows = []
-    for p in _images_under(folder):
+    for p in images_under(folder):
         if not re.fullmatch(r"\d{4}", p.stem) or not 1 <= int(p.stem) <= 800:
             continue
         idx = int(p.stem)
@@ -120,7 +116,7 @@ def list_div2k(folder: Path, train_images: int) -> list[dict]:
 
 def list_did_mdn(folder: Path, layout: str) -> list[dict]:
     rows = []
-    for p in _images_under(folder):
+    for p in images_under(folder):
         rel = p.relative_to(folder)
         split = _split_from_path(rel)
         if split is None:
@@ -133,7 +129,7 @@ def list_did_mdn(folder: Path, layout: str) -> list[dict]:
 
 def list_gopro(folder: Path, blur_dir: str) -> list[dict]:
     rows = []
-    for p in _images_under(folder):
+    for p in images_under(folder):
         if p.parent.name != blur_dir:
             continue
         sharp = p.parent.parent / "sharp" / p.name
@@ -153,8 +149,8 @@ def list_rl_restore(folder: Path) -> list[dict]:
         ins = [d for d in folder.rglob(f"{level}_in") if d.is_dir()]
         for d in ins:
             gt_dir = d.parent / f"{level}_gt"
-            gts = {re.sub(r"_gt$", "", p.stem): p for p in _images_under(gt_dir)} if gt_dir.is_dir() else {}
-            for p in _images_under(d):
+            gts = {re.sub(r"_gt$", "", p.stem): p for p in images_under(gt_dir)} if gt_dir.is_dir() else {}
+            for p in images_under(d):
                 key = re.sub(r"_in$", "", p.stem)
                 if key in gts:
                     rows.append(_row(name=f"rl-restore/{level}/{key}", split="test", path=p, dataset="rl-restore",
