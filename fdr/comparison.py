@@ -5,6 +5,10 @@ Our numbers are ``reports/metrics/<run>.json`` (``{"<set>": {"psnr", "ssim", "ps
 read through ``dvc metrics show --json`` when DVC answers, else straight from the files, plus the parameter
 counts of ``models/<run>/summary.json``; the paper's come from :mod:`fdr.paper`.
 
+Whole-image scores (``reports/metrics/whole/<run>.json``, :mod:`fdr.evaluate_whole`) join our numbers as the
+set ``<track>_image``; Table 2 (DID-HY, scored by the paper on whole 512 x 512 images) reads ``didhy_image`` when
+present, and its per-patch ``didhy`` stays beside it as an extra column of ours.
+
 Where the paper is silent or our data differ:
 - Tables 5-6 are ablations on DID-HY. When our runs have no ``didhy`` numbers, they are compared on
   ``moderate`` (the training level) and every row says so; an ablation is then read by its *effect*
@@ -26,6 +30,11 @@ from fdr.paper import ABLATION_TABLES, PAPER_DATA, PAPER_DIR, SCORES, PaperDataE
     paper_reference
 
 METRICS_DIR = Path("reports/metrics")
+WHOLE_DIR = METRICS_DIR / "whole"
+PER_IMAGE_DIR = Path("reports/per_image")
+IMAGE_SUFFIX = "_image"  # our set key of a track's whole-image scores: didhy -> didhy_image
+# Paper sets our whole-image scores answer (the paper scores these tables per whole image).
+WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}}
 MODELS_DIR = Path("models")
 INPUT_RUN = "input"  # ours-only reference row: the distorted input itself
 SEED_RE = re.compile(r"^(?:fdrnet[_-])?seed(\d+)$")
@@ -172,6 +181,10 @@ def ours_set_for(table: PaperTable, ours: Mapping[str, dict], alias: Mapping[str
     out: dict[str, Optional[str]] = {}
     for s in table.sets:
         prefix = TRACK_PREFIX.get(table.name, "")
+        whole = WHOLE_SETS.get(table.name, {}).get(s)
+        if whole and any(isinstance((_lookup(ours, r, alias, prefix)[0] or {}).get(whole), dict) for r in table.rows):
+            out[s] = whole
+            continue
         have = any(isinstance((_lookup(ours, r, alias, prefix)[0] or {}).get(s), dict) for r in table.rows)
         if have or table.name not in ABLATION_TABLES:
             out[s] = s
@@ -368,6 +381,14 @@ class Comparison:
         }
 
 
+def merge_whole(into: dict, whole: Mapping[str, Mapping]) -> None:
+    """Add each run's whole-image sets to ``into`` (``{run: {set: ...}}``) as ``<set>_image``."""
+    for run, sets in whole.items():
+        for set_, value in sets.items():
+            if isinstance(value, dict):
+                into.setdefault(run, {})[set_ + IMAGE_SUFFIX] = value
+
+
 def load(root: str | Path = ".", params: str = "params.yaml", use_dvc: bool = True) -> Comparison:
     """Read params.yaml (data source, main model), the paper's tables, our metrics and run summaries below
     ``root`` and pair them up. A missing params.yaml leaves the source unknown; a bad one raises ConfigError."""
@@ -383,9 +404,12 @@ def load(root: str | Path = ".", params: str = "params.yaml", use_dvc: bool = Tr
     ours, how = read_metrics(METRICS_DIR, use_dvc=use_dvc, cwd=root)
     from fdr.effects import PER_PATCH_DIR, load_per_patch
 
+    per_patch = load_per_patch(root / PER_PATCH_DIR)
+    whole, _ = read_metrics(WHOLE_DIR, use_dvc=use_dvc, cwd=root)
+    merge_whole(ours, whole)
+    merge_whole(per_patch, load_per_patch(root / PER_IMAGE_DIR))
     result = Comparison(source, how, tables, ours=ours, summaries=read_summaries(root / MODELS_DIR), alias=alias,
-                        params=tree, analysis=ours.pop("analysis", None),
-                        per_patch=load_per_patch(root / PER_PATCH_DIR), datasets=datasets)
+                        params=tree, analysis=ours.pop("analysis", None), per_patch=per_patch, datasets=datasets)
     for name, table in tables.items():
         result.rows[name] = compare_table(table, ours, result.summaries, alias)
     return result

@@ -118,20 +118,25 @@ def evaluate_run(cfg, run: str, models: Path, progress: bool = True) -> tuple[di
         pairs = {key: evaluate_identity(path, ec.batch_size, ec.max_patches, progress, per_patch=True)
                  for key, path in present.items()}
         return {k: v[0] for k, v in pairs.items()}, {k: v[1] for k, v in pairs.items()}
+    model, device = load_run_model(cfg, run, models)
+    pairs = {key: evaluate_model(model, p, ec.batch_size, device, ec.max_patches, progress, desc=f"{run} {key}",
+                                 per_patch=True) for key, p in present.items()}
+    return {k: v[0] for k, v in pairs.items()}, {k: v[1] for k, v in pairs.items()}
+
+
+def load_run_model(cfg, run: str, models: Path) -> tuple[nn.Module, torch.device]:
+    """The trained model of ``run`` (``models/<run>/checkpoint.pt``) on the device ``train.device`` picks; a
+    checkpoint of another architecture than params.yaml gives is refused as stale."""
+    spec = resolve(cfg, run)
     path = Path(models) / run / "checkpoint.pt"
     state = read(path)
-    # The architecture params.yaml gives must fit the checkpoint (a stale checkpoint is refused).
     stale = f"{path} (run {run!r}: trained with another architecture than params.yaml gives; run the train stage first)"
     if state.get("model_name") != spec.model_name:
         raise CheckpointError(f"{stale}: trained as {state.get('model_name')!r}, params.yaml gives {spec.model_name!r}")
     model = build(spec.model_name, spec.model_cfg)
     load_state_strict(model, state["model"], stale)
-    del state
     device = choose_device(cfg.train.device)
-    model.to(device)
-    pairs = {key: evaluate_model(model, p, ec.batch_size, device, ec.max_patches, progress, desc=f"{run} {key}",
-                                 per_patch=True) for key, p in present.items()}
-    return {k: v[0] for k, v in pairs.items()}, {k: v[1] for k, v in pairs.items()}
+    return model.to(device), device
 
 
 def write_per_patch(path: Path, values: dict) -> None:

@@ -18,7 +18,8 @@ import numpy as np
 
 from fdr import report_probe
 from fdr.atomic import write_text
-from fdr.comparison import ABLATION_RE, INPUT_RUN, OWN_IMAGES, Comparison, Row, fmt, has_ours, missing_text
+from fdr.comparison import ABLATION_RE, IMAGE_SUFFIX, INPUT_RUN, OWN_IMAGES, TRACK_PREFIX, Comparison, Row, fmt, \
+    has_ours, missing_text
 from fdr.comparison import load as load_comparison
 from fdr.figures import pyplot, save_figure
 from fdr.paper import ABLATION_TABLES, PAPER_DIR, SCORES, load_fig8
@@ -26,7 +27,9 @@ from fdr.provenance import git_revision, machine
 from fdr.tables import render as render_table
 
 LEVEL_NAMES = {"mild": "Mild (unseen)", "moderate": "Moderate", "severe": "Severe (unseen)", "didhy": "DID-HY",
-               "deblur": "Deblurring", "derain": "Deraining"}
+               "deblur": "Deblurring", "derain": "Deraining", "didhy_image": "DID-HY (whole images)"}
+# Ours-only extra columns of a table: Table 2's per-patch DID-HY scores beside the whole-image ones.
+EXTRA_SETS = {"table2": {"didhy": "DID-HY per 63x63 patch (ours)"}}
 MISSING = "—"
 
 
@@ -205,17 +208,43 @@ def section_table_generic(data: ReportData, name: str) -> list[str]:
     idx = _index(rows)
     runs = list(dict.fromkeys(r.run for r in rows))
     sets = table.sets
+    extra = {k: v for k, v in EXTRA_SETS.get(name, {}).items() if k != _ours_set(rows, k)}
     header = ["Method"] + [f"{LEVEL_NAMES.get(s, s)} {m.upper()}" for s in sets for m in SCORES]
+    header += [f"{title} {m.upper()}" for title in extra.values() for m in SCORES]
     body = []
     for run in runs:
         label = table.label(run) if run != INPUT_RUN else "Distorted input"
-        body.append([label] + [_cell(idx.get((run, s, m)), m) for s in sets for m in SCORES])
+        cells = [_cell(idx.get((run, s, m)), m) for s in sets for m in SCORES]
+        entry = _ours_entry(data, name, run)
+        cells += [fmt(_get(entry, s, m), m, missing=MISSING) for s in extra for m in SCORES]
+        body.append([label] + cells)
     lines = [f"## {name.replace('table', 'Table ')}: {table.title}", "", f"Source: {table.source}.", ""]
     lines += _note(data, name)
     if not has_ours(rows):
         lines += ["No numbers of ours for this table (not run).", ""]
-    lines += ["Each cell: paper / ours (ours − paper).", ""] + render_table(header, body) + [""]
-    return lines
+    lines += ["Each cell: paper / ours (ours − paper)." + _whole_note(rows, data), ""]
+    return lines + render_table(header, body) + [""]
+
+
+def _ours_set(rows: list[Row], paper_set: str) -> Optional[str]:
+    """The set our numbers of ``paper_set`` come from in ``rows`` (None when we have none)."""
+    return next((r.ours_set for r in rows if r.set == paper_set and r.ours is not None), None)
+
+
+def _ours_entry(data: ReportData, table: str, run: str) -> Optional[dict]:
+    """Our metrics of a table row (``didhy_fdrnet`` for Table 2's ``fdrnet``; ``input`` as is)."""
+    prefix = TRACK_PREFIX.get(table, "") if run != INPUT_RUN else ""
+    return data.comparison.ours.get(prefix + run)
+
+
+def _whole_note(rows: list[Row], data: ReportData) -> str:
+    sets = sorted({r.ours_set for r in rows if r.ours_set and r.ours_set.endswith(IMAGE_SUFFIX) and r.ours is not None})
+    if not sets:
+        return ""
+    counts = sorted({str(e[s].get("images")) for e in data.comparison.ours.values() for s in sets
+                     if isinstance(e.get(s), dict)})
+    return (f" Ours on whole test images, one forward pass per image as the paper scores them ({'/'.join(counts)} "
+            "images: `evaluate.whole.images`); the per-patch scores of the same runs are the extra columns.")
 
 
 def _effect_text(row: Optional[Row], which: str) -> str:
@@ -403,7 +432,7 @@ def section_effects(effects: list) -> list[str]:
     body = [[f"`{e.a}` − `{e.b}`", e.set, f"{e.effect:+.2f}", f"{e.low:+.2f} … {e.high:+.2f}", str(e.patches),
              MISSING if e.seed_std is None else f"{e.seed_std:.2f}",
              MISSING if e.paper is None else f"{e.paper:+.2f}", e.verdict] for e in effects]
-    return lines + render_table(["difference", "set", "Δ PSNR", "95% interval", "patches", "seed std",
+    return lines + render_table(["difference", "set", "Δ PSNR", "95% interval", "patches or images", "seed std",
                                  "paper Δ", "verdict"], body) + [""]
 
 

@@ -119,6 +119,24 @@ MUTATIONS = [
       "train, test = patch >= 0, patch % 2 == fold", ("tests/test_probe.py",)),
     M("probe_reads_the_wrong_phase", "fdr/analysis/probe.py", 'after=f["fdm_out"][0]', 'after=f["fdm_out"][-1]',
       ("tests/test_probe.py",)),
+    # whole-image evaluation (Table 2)
+    M("whole_images_tiled", "fdr/evaluate_whole.py",
+      "out = to_float(inp) if model is None else to_images(model(from_images(inp[None], device)))[0]",
+      "out = to_float(inp) if model is None else np.concatenate([to_images(model(from_images(inp[None, :, j:j + 16], "
+      "device)))[0] for j in range(0, inp.shape[1], 16)], axis=1)",
+      ("tests/test_evaluate_whole.py",)),
+    M("whole_subset_prefix", "fdr/evaluate_whole.py", "rows = table.iloc[subset_indices(len(table), max_images)]",
+      "rows = table.iloc[: max_images or len(table)]", ("tests/test_evaluate_whole.py",)),
+    M("table2_per_patch", "fdr/comparison.py", 'WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}}',
+      "WHOLE_SETS = {}", ("tests/test_evaluate_whole.py",)),
+    # training options (train.amp on CPU, train.compile)
+    M("bf16_cpu_ignored", "fdr/train.py", 'AMP_DTYPES.get(tc.amp) if cuda or tc.amp == "bf16" else None',
+      "AMP_DTYPES.get(tc.amp) if cuda else None", ("tests/test_train.py::test_bf16_autocast_applies_on_cpu",)),
+    M("compile_ignored", "fdr/train.py", "self.net = torch.compile(self.net)", "self.net = self.net",
+      ("tests/test_train.py::test_compiled_training_matches_eager_within_float_tolerance_and_repeats",)),
+    M("compile_no_fallback", "fdr/train.py", "except torch._dynamo.exc.TorchDynamoException as exc:",
+      "except torch.linalg.LinAlgError as exc:",
+      ("tests/test_train.py::test_a_compile_failure_falls_back_to_eager_before_any_weight_changes",)),
 ]
 
 

@@ -246,3 +246,42 @@ def test_train_step_applies_this_steps_gradient_only():
         if q.grad.abs().sum() > 0:
             assert not torch.equal(p.detach(), q.detach()), f"{name} did not move"
     assert losses.shape == (3,) and not losses.requires_grad
+
+
+def test_compiled_training_matches_eager_within_float_tolerance_and_repeats(tmp_path):
+    """``train.compile``: the same run through ``torch.compile`` ends with the eager run's weights up to float
+    rounding (fused kernels sum in another order), and a second compiled run repeats the first exactly."""
+    eager = run_inprocess(tmp_path, out="eager", iterations=6)
+    compiled = [run_inprocess(tmp_path, out=f"compiled{k}", iterations=6, compile=True) for k in (1, 2)]
+    a, b, c = (weights(tmp_path / o / "checkpoint.pt") for o in ("eager", "compiled1", "compiled2"))
+    assert_same_weights(b, c)
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-5, msg=key)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the compiled kernels did run
+    assert compiled[0]["final_loss"] == pytest.approx(eager["final_loss"], rel=1e-4)
+
+
+def test_a_compile_failure_falls_back_to_eager_before_any_weight_changes(tmp_path, monkeypatch, capsys):
+    import torch._inductor.config as inductor
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # nothing compiled earlier to reuse
+    monkeypatch.setattr(inductor, "fx_graph_cache", False)
+    monkeypatch.setattr(inductor.cpp, "cxx", (str(tmp_path / "no-such-compiler"),))
+    torch._dynamo.reset()
+    run_inprocess(tmp_path, out="fallback", iterations=4, compile=True)
+    torch._dynamo.reset()
+    assert "train.compile: torch.compile failed" in capsys.readouterr().err
+    run_inprocess(tmp_path, out="eager", iterations=4)
+    assert_same_weights(weights(tmp_path / "fallback" / "checkpoint.pt"), weights(tmp_path / "eager" / "checkpoint.pt"))
+
+
+def test_bf16_autocast_applies_on_cpu(tmp_path, capsys):
+    """``train.amp: bf16`` trains in bf16 on CPU too (not silently ignored): the weights differ from the float32
+    run's by bf16 rounding, and training still works; fp16 stays CUDA-only and says so."""
+    fp32 = run_inprocess(tmp_path, out="fp32", iterations=6)
+    bf16 = run_inprocess(tmp_path, out="bf16", iterations=6, amp="bf16")
+    a, b = (weights(tmp_path / o / "checkpoint.pt") for o in ("fp32", "bf16"))
+    assert any(not torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in a)
+    assert bf16["final_loss"] == pytest.approx(fp32["final_loss"], rel=0.05)
+    run_inprocess(tmp_path, out="fp16", iterations=2, amp="fp16")
+    assert "train.amp fp16 applies on CUDA only" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from .base import ConfigError, build, require, to_dict
 from .data import ArchiveConfig, CopiesConfig, CropConfig, DataConfig, SynthConfig
 from .model import BaselinesConfig, DnCNNConfig, ModelConfig, OWANConfig
 from .pipeline import AblationConfig, AnalysisConfig, EvalConfig
-from .runs import RunConfig, check_name, default_runs
+from .runs import TRACKS, RunConfig, check_name, default_runs
 from .train import TrainConfig
 
 __all__ = [
@@ -48,6 +48,11 @@ class Config:
             base = section(self, row.model)  # the switches must name keys of their sections, well typed
             build(type(base), {**to_dict(base), **row.set}, f"runs.{name}.set")
             build(TrainConfig, {**to_dict(self.train), **row.training}, f"runs.{name}.training")
+        for i, name in enumerate(self.evaluate.whole.runs):  # dvc.yaml's evaluate-whole stage runs these
+            row = self.runs.get(name)
+            require(row is not None and row.train.endswith("_train") and row.train != "train",
+                    "evaluate.whole", f"runs[{i}]", "a row of runs trained on a track with whole test images "
+                    f"({', '.join(f'{t}_train' for t in TRACKS)})", name)
         ref = self.ablations.reference
         require(ref in self.runs, "ablations", "reference", f"a row of runs ({', '.join(self.runs)})", ref)
         row = self.runs[ref]  # Tables 5-6 are measured on DID-HY; dvc.yaml's sweep stages list these sets

@@ -1,17 +1,31 @@
 """Pipeline sections of ``params.yaml``: ``evaluate``, ``ablations`` and ``analysis``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import require
 
 
 @dataclass(frozen=True)
+class WholeConfig:
+    """Whole-image evaluation (``fdr/evaluate_whole.py``): the runs scored on their track's whole test images
+    (Table 2: DID-HY's 512 x 512 images), and how many images (evenly spaced; 0 = all)."""
+
+    runs: list[str] = ()  # params.yaml: the DID-HY rows of Table 2
+    images: int = 0
+
+    def validate(self, path: str) -> None:
+        require(self.images >= 0, path, "images", "an integer >= 0", self.images)
+
+
+@dataclass(frozen=True)
 class EvalConfig:
-    """Evaluation (OWAN protocol: RGB, clip to [0, 1], no rounding, per 63x63 patch, averaged)."""
+    """Evaluation (OWAN protocol: RGB, clip to [0, 1], no rounding, per 63x63 patch, averaged; ``whole``: per
+    whole image)."""
 
     batch_size: int = 64
     max_patches: int = 0  # per test set; 0 = all
+    whole: WholeConfig = field(default_factory=WholeConfig)
 
     def validate(self, path: str) -> None:
         require(self.batch_size >= 1, path, "batch_size", "an integer >= 1", self.batch_size)

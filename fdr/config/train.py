@@ -24,7 +24,8 @@ class TrainConfig:
     val_every: int = 1000  # DVCLive: validation PSNR/SSIM every this many iterations (and at the end)
     val_patches: int = 256  # validation subset size (evenly spaced patches of the moderate test set)
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when present, else CPU
-    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast on CUDA only (ignored on CPU)
+    amp: Literal["off", "bf16", "fp16"] = "off"  # autocast: bf16 on CPU and CUDA, fp16 on CUDA only (numerics change)
+    compile: bool = False  # torch.compile the model for training (inductor); eager with a message where it fails
     channels_last: bool = False  # channels_last memory format (CUDA and CPU; faster depthwise convs on CPU)
     num_workers: int = 0  # DataLoader worker processes (0 = load in the training process)
     deterministic: bool = True  # torch deterministic algorithms; CPU runs are then bit-reproducible
