@@ -87,9 +87,10 @@ def load_per_patch(folder: Path = PER_PATCH_DIR) -> dict:
 
 def effect(per_patch: Mapping, label: str, a: str, b: str, set_: str, seed_std: Optional[float] = None,
            paper: Optional[float] = None, kind: str = "", metric: str = "psnr") -> Optional[Effect]:
-    """The paired difference of runs ``a`` and ``b`` on ``set_``; None when either has no values there."""
+    """The paired difference of runs ``a`` and ``b`` on ``set_``; None when either has no values there, or fewer
+    than two (no interval)."""
     va, vb = (per_patch.get(r, {}).get(set_, {}).get(metric) for r in (a, b))
-    if va is None or vb is None or len(va) != len(vb):
+    if va is None or vb is None or len(va) != len(vb) or len(va) < 2:
         return None
     mean, low, high = paired_interval(va, vb, seed=len(va))
     return Effect(label, a, b, set_, mean, low, high, len(va), seed_std, paper, kind)

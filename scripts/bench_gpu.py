@@ -5,7 +5,8 @@ Sections (each timed; one that fails is recorded with its traceback and the next
 1. environment: the machine (:func:`fdr.provenance.machine`), torch / CUDA / cuDNN versions, TF32 flags.
 2. throughput of :func:`fdr.train.train_step` (the trainer's step: autocast forward, Eq. 8 in float32, Adam,
    StepLR, from :func:`fdr.train.make_optimizer`) for the paper profile's FDR-Net at its batch and patch
-   size: amp off/bf16/fp16 x contiguous/channels_last, with deterministic algorithms, and DnCNN / OWAN.
+   size: amp off/bf16/fp16 x contiguous/channels_last, with deterministic algorithms, DnCNN / OWAN, and
+   ``torch.compile`` (``train.compile``) in float32 and bf16.
    Steps are timed between synchronisations after a warm-up; peak GPU memory.
 3. correctness: bf16 / fp16 / channels_last forward outputs and gradients against fp32 on the same weights
    and batch (output PSNR, gradient cosine).
@@ -121,28 +122,30 @@ def time_steps(step: Callable[[], Any], device: torch.device, warmup: int, targe
     return sorted(per)[1]
 
 
-def throughput_row(cfg: Config, run: str, amp: str, channels_last: bool, deterministic: bool, device, args) -> dict:
+def throughput_row(cfg: Config, run: str, amp: str, channels_last: bool, deterministic: bool, device, args,
+                   compiled: bool = False) -> dict:
     spec = resolve(cfg, run)
     tc = dataclasses.replace(cfg.train, amp=amp)
     model = build(spec.model_name, spec.model_cfg, seed=0).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    net = torch.compile(model) if compiled else model  # as the trainer does for train.compile
     optimizer, scheduler, scaler = make_optimizer(model, tc, device.type == "cuda")
     x, t = random_batch(tc.batch_size, cfg.crop.patch, device, seed=1)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    amp_dtype = AMP_DTYPES.get(amp) if device.type == "cuda" else None
+    amp_dtype = AMP_DTYPES.get(amp) if device.type == "cuda" or amp == "bf16" else None
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     try:
-        step_s = time_steps(lambda: train_step(model, x, t, optimizer, scheduler, scaler, tc.beta,
+        step_s = time_steps(lambda: train_step(net, x, t, optimizer, scheduler, scaler, tc.beta,
                                                tc.svdo, amp_dtype), device, args.warmup, args.time_s)
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=True)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return {"run": run, "amp": amp, "channels_last": channels_last, "deterministic": deterministic,
+    return {"run": run, "amp": amp, "channels_last": channels_last, "deterministic": deterministic, "compile": compiled,
             "params": count_parameters(model), "it_per_s": 1 / step_s, "patches_per_s": tc.batch_size / step_s,
             "hours_200k": PAPER_ITERATIONS * step_s / 3600, "peak_mib": peak}
 
@@ -150,13 +153,14 @@ def throughput_row(cfg: Config, run: str, amp: str, channels_last: bool, determi
 def section_throughput(cfg: Config, device: torch.device, args, deadline: float) -> list[dict]:
     configs = [("fdrnet", amp, cl, False) for amp in ("off", "bf16", "fp16") for cl in (False, True)]
     configs += [("fdrnet", "off", False, True), ("dncnn", "off", False, False), ("owan", "off", False, False)]
+    configs += [("fdrnet", amp, True, False, True) for amp in ("off", "bf16")]  # train.compile
     rows = []
     for c in configs:
         if time.perf_counter() > deadline:
             rows.append({"run": c[0], "amp": c[1], "skipped": "section deadline"})
             continue
         try:
-            rows.append(throughput_row(cfg, *c, device, args))
+            rows.append(throughput_row(cfg, *c[:4], device, args, compiled=c[4] if len(c) > 4 else False))
             log(f"  {c}: {rows[-1]['it_per_s']:.2f} it/s")
         except Exception as exc:  # noqa: BLE001  (recorded; the next configuration runs)
             rows.append({"run": c[0], "amp": c[1], "error": f"{type(exc).__name__}: {exc}"})
@@ -239,9 +243,10 @@ def markdown(results: dict) -> str:
     rows = [r for r in results.get("throughput") or [] if "it_per_s" in r]
     if rows:
         lines += ["## Training-step throughput (fdr.train.train_step)", ""]
-        lines += render(["run", "amp", "channels_last", "deterministic", "params", "it/s", "patches/s", "200k it, h",
-                         "peak MiB"],
-                        [[r["run"], r["amp"], str(r["channels_last"]), str(r["deterministic"]), f"{r['params']:,}",
+        lines += render(["run", "amp", "channels_last", "deterministic", "compile", "params", "it/s", "patches/s",
+                         "200k it, h", "peak MiB"],
+                        [[r["run"], r["amp"], str(r["channels_last"]), str(r["deterministic"]), str(r.get("compile")),
+                          f"{r['params']:,}",
                           f"{r['it_per_s']:.2f}", f"{r['patches_per_s']:.0f}", f"{r['hours_200k']:.2f}",
                           "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}"] for r in rows]) + [""]
     if results.get("correctness"):

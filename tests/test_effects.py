@@ -52,6 +52,8 @@ def test_effect_pairs_two_runs_on_a_set_and_seed_std():
     e = effect(per, "a − b", "a", "b", "moderate", kind="input")
     assert isinstance(e, Effect) and e.effect == pytest.approx(2.5 / 3) and e.patches == 3 and e.kind == "input"
     assert effect(per, "a − c", "a", "c", "moderate") is None and effect(per, "a − b", "a", "b", "mild") is None
+    one = {r: {"didhy_image": {"psnr": np.array([v])}} for r, v in (("a", 25.0), ("b", 24.0))}
+    assert effect(one, "a − b", "a", "b", "didhy_image") is None  # one image: no interval, no claim
     means = {r: {"moderate": {"psnr": v}} for r, v in (("ref", 25.0), ("s1", 25.2), ("s2", 24.8))}
     assert seed_std(means, ["ref", "s1", "s2"], "moderate") == pytest.approx(0.2)
     assert seed_std(means, ["ref"], "moderate") is None
