@@ -110,7 +110,7 @@ def rehearsal_params(base: str, archives: dict[str, Path]) -> dict:
         _set_dotted(tree, f"data.{key}", {"url": f"{base}/{path.name}", "size": path.stat().st_size, "sha256": None})
     shrink = {"data.div2k_train_images": 3, "train.iterations": 1, "train.checkpoint_every": 1,
               "train.log_every": 1, "train.val_every": 1, "train.val_patches": 28, "crop.max_test_patches": 28,
-              "evaluate.max_patches": 28, "evaluate.whole.images": 0, "analysis.patches": 6, "analysis.response_patches": 2}
+              "evaluate.max_patches": 28, "analysis.patches": 6, "analysis.response_patches": 2}
     for key, value in shrink.items():
         _set_dotted(tree, key, value)
     tree["runs"] = {run: row for run, row in tree["runs"].items() if run in REHEARSED}
