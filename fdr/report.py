@@ -31,6 +31,7 @@ LEVEL_NAMES = {"mild": "Mild (unseen)", "moderate": "Moderate", "severe": "Sever
 # Ours-only extra columns of a table: Table 2's per-patch DID-HY scores beside the whole-image ones.
 EXTRA_SETS = {"table2": {"didhy": "DID-HY per 63x63 patch (ours)"}}
 MISSING = "—"
+NOT_SWEPT = "not swept"  # a Table 6 column outside our sweep (ablations.flayers / channels): nothing was to run
 
 
 @dataclass
@@ -104,12 +105,12 @@ def _index(rows: list[Row]) -> dict:
     return {(r.run, r.set, r.metric): r for r in rows}
 
 
-def _cell(row: Optional[Row], metric: str) -> str:
-    """``paper / ours (ours - paper)`` for one table cell."""
+def _cell(row: Optional[Row], metric: str, missing: Optional[str] = None) -> str:
+    """``paper / ours (ours - paper)`` for one table cell (``missing``: what a missing number of ours reads)."""
     if row is None:
         return MISSING
     p = fmt(row.paper, metric, missing=MISSING)
-    o = fmt(row.ours, metric, missing=missing_text(row.run))
+    o = fmt(row.ours, metric, missing=missing or missing_text(row.run))
     text = f"{p} / {o}"
     if row.delta is not None:
         text += f" ({fmt(row.delta, metric, signed=True)})"
@@ -296,9 +297,13 @@ def section_table6(data: ReportData) -> list[str]:
     lines += [f"Each cell: paper / ours (ours − paper). Our FD-layer sweep uses {model.get('channels', '?')} channels "
               f"and our channel sweep {model.get('n_flayers', '?')} FD-layers (the configured main model); "
               f"{stand_in} is the ablations' reference `{data.comparison.reference}` unless trained separately.", ""]
+    ablations = (data.params or {}).get("ablations", {})
+    swept = {f"fl{v}" for v in ablations.get("flayers", ())} | {f"ch{v}" for v in ablations.get("channels", ())}
+    swept |= {f"fl{model.get('n_flayers')}", f"ch{model.get('channels')}"}
     for title, runs in (("FD-layers per FDM", fl), ("Channels (3 FD-layers in the paper)", ch)):
         header = [title] + [r[2:] for r in runs]
-        body = [[m.upper()] + [_cell(idx.get((r, s, m)), m) for r in runs] for m in SCORES]
+        body = [[m.upper()] + [_cell(idx.get((r, s, m)), m, None if r in swept else NOT_SWEPT) for r in runs]
+                for m in SCORES]
         body.append(["PSNR effect vs full (paper / ours)"]
                     + [f"{_effect_text(idx.get((r, s, 'psnr')), 'paper')} / {_effect_text(idx.get((r, s, 'psnr')), 'ours')}"
                        for r in runs])

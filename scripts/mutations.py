@@ -137,6 +137,8 @@ MUTATIONS = [
     M("compile_no_fallback", "fdr/train.py", "except torch._dynamo.exc.TorchDynamoException as exc:",
       "except torch.linalg.LinAlgError as exc:",
       ("tests/test_train.py::test_a_compile_failure_falls_back_to_eager_before_any_weight_changes",)),
+    M("table6_not_swept_everywhere", "fdr/report.py", "None if r in swept else NOT_SWEPT", "NOT_SWEPT",
+      ("tests/test_report.py",)),
 ]
 
 

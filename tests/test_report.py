@@ -87,3 +87,20 @@ def test_stage_main(tmp_path, monkeypatch, capsys):
     (tmp_path / "params.yaml").write_text("model:\n  channels: -1\n")
     assert report_main(["--no-dvc"]) == 2
     assert "model.channels" in capsys.readouterr().err
+
+
+def test_table6_tells_a_column_outside_our_sweep_from_a_missing_run(tmp_path):
+    didhy = ("didhy",)
+    runs = {"fdrnet_ref": metrics_for(25.0, didhy), "ch8": metrics_for(24.0, didhy)}
+    params = {"model": {"channels": 16, "n_flayers": 3}, "ablations": {"reference": "fdrnet_ref", "flayers": [1],
+              "channels": [8, 24]},
+              "runs": {"fdrnet_ref": {"model": "model", "train": "didhy_train", "val": "didhy_test"}}}
+    write_workspace(tmp_path, runs, params=params)
+    text = report.render(report.collect(tmp_path, use_dvc=False, count_paper_params=False))
+    rows = [line for line in _table_block(text, "## Table 6").splitlines() if line.startswith("| PSNR |")]
+    layers, channels = ([c.strip() for c in line.strip("|").split("|")][1:] for line in rows[:2])
+    # FD-layers 1..5: fl1 is in the sweep but has no numbers (not run); 3 is the reference; 2, 4, 5 are outside
+    assert layers[0].endswith("/ not run") and layers[2].endswith("/ 26.00 (+1.03)")
+    assert all(layers[k].endswith("/ not swept") for k in (1, 3, 4))
+    # channels 16..64: 16 is the reference; 32, 48, 64 are outside the sweep 8, 16, 24
+    assert channels[0].endswith("/ 26.00 (+1.53)") and all(c.endswith("/ not swept") for c in channels[1:])
