@@ -365,7 +365,8 @@ def section_findings(data: ReportData, effects: list) -> list[str]:
     for e in effects:
         if e.kind == "input" and e.a.endswith("fdrnet"):
             lines.append(f"- {LEVEL_NAMES.get(e.set, e.set)}: `{e.a}` is {e.effect:+.2f} dB over the distorted input "
-                         f"(95% interval {e.low:+.2f} to {e.high:+.2f}, {e.patches} patches): {e.verdict}.")
+                         f"(95% interval {e.low:+.2f} to {e.high:+.2f}, {e.patches} "
+                         f"{'images' if e.set.endswith(IMAGE_SUFFIX) else 'patches'}): {e.verdict}.")
     broken = [e for e in effects if e.kind == "input" and not e.a.endswith("fdrnet") and e.high < 0]
     for e in broken:
         lines.append(f"- `{e.a}` scores BELOW its input on {e.set} ({e.effect:+.2f} dB): a broken baseline.")

@@ -137,3 +137,4 @@ def test_table_2_reads_the_whole_images_and_keeps_the_patches_beside(tmp_path):
     effects = text[text.index("## Effects with intervals"):]
     assert "| `didhy_fdrnet` − `didhy_dncnn` | didhy_image | +2.50 |" in effects
     assert "| `didhy_fdrnet` − `didhy_dncnn` | didhy | +2.00 |" in effects
+    assert "over the distorted input (95% interval" in text and " 4 images): higher" in text
