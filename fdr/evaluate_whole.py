@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -41,7 +40,7 @@ def image_pairs(data_root: Path, track: str, max_images: int = 0) -> list[tuple[
 def evaluate_images(model: Optional[nn.Module], pairs: list[tuple[Path, Path]], device: torch.device | str = "cpu",
                     progress: bool = False, desc: str = "images") -> tuple[dict, dict]:
     """``(means, {"psnr": array, "ssim": array})`` of ``model``'s outputs (``None``: the input itself) over
-    ``pairs``, one whole image per forward pass; ``means["patches"]`` counts the images."""
+    ``pairs``, one whole image per forward pass; ``means["images"]`` counts them."""
     acc = MetricAccumulator()
     if model is not None:
         model.eval()
