@@ -1,4 +1,5 @@
-"""Images <-> model tensors, one conversion each way: uint8 values / 255 in, clipped to [0, 1] out."""
+"""Images <-> model tensors, one conversion each way (uint8 values / 255 in, clipped to [0, 1] out), and the device
+they go to."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,3 +23,14 @@ def from_images(images: np.ndarray, device: torch.device | str = "cpu") -> torch
 def to_images(y: torch.Tensor) -> np.ndarray:
     """Model output N x 3 x H x W -> numpy float32 N x H x W x 3, clipped to [0, 1]."""
     return y.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def choose_device(preference: str, local_rank: int = 0) -> torch.device:
+    """``auto``: CUDA when available, else CPU; ``cuda`` fails clearly when there is none."""
+    if preference not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device: expected auto, cpu or cuda, got {preference!r}")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' requested but no CUDA device is available (use auto or cpu)")
+    if preference == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank % torch.cuda.device_count())

@@ -3,8 +3,8 @@
 Sections (each timed; one that fails is recorded with its traceback and the next one runs):
 
 1. environment: the machine (:func:`fdr.provenance.machine`), torch / CUDA / cuDNN versions, TF32 flags.
-2. throughput of :func:`fdr.train.train_step` (the trainer's step: autocast forward, Eq. 8 in float32, Adam,
-   StepLR, from :func:`fdr.train.make_optimizer`) for the paper profile's FDR-Net at its batch and patch
+2. throughput of :func:`fdr.train.trainer.train_step` (the trainer's step: autocast forward, Eq. 8 in float32, Adam,
+   StepLR, from :func:`fdr.train.trainer.make_optimizer`) for the paper profile's FDR-Net at its batch and patch
    size: amp off/bf16/fp16 x contiguous/channels_last, with deterministic algorithms, DnCNN / OWAN, and
    ``torch.compile`` (``train.compile``) in float32 and bf16.
    Steps are timed between synchronisations after a warm-up; peak GPU memory.
@@ -12,7 +12,7 @@ Sections (each timed; one that fails is recorded with its traceback and the next
    and batch (output PSNR, gradient cosine).
 4. smoke run of the pipeline with the paper profile (``data.source`` stays ``embedded``) in a scratch folder:
    :func:`~fdr.data.sources.prepare_raw`, :func:`~fdr.data.synthesize.synthesize`, :func:`~fdr.data.patches.crop`,
-   :func:`fdr.train.train`, :func:`fdr.evaluate.evaluate_run`.
+   :func:`fdr.train.trainer.train`, :func:`fdr.evaluate.patches.evaluate_run`.
 
 Then the projected time of the paper's 200,000 iterations. Sections stop being started when ``--budget-s``
 is nearly spent. Writes ``gpu_bench.json`` and ``gpu_bench.md`` to ``--out`` (default ``$OUT`` if set,
@@ -36,19 +36,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run from anywhere without installing
-os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # as fdr.train sets it for deterministic runs
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # as fdr.train.trainer sets it for deterministic runs
 
-import torch  # noqa: E402
+import torch
 
-from fdr.atomic import write_json, write_text  # noqa: E402
-from fdr.config import Config, load  # noqa: E402
-from fdr.losses import fdr_loss  # noqa: E402
-from fdr.models import build, count_parameters  # noqa: E402
-from fdr.provenance import git_revision, machine  # noqa: E402
-from fdr.runs import resolve  # noqa: E402
-from fdr.tables import render  # noqa: E402
-from fdr.train import AMP_DTYPES, make_optimizer, train_step  # noqa: E402
+from fdr.atomic import write_json, write_text
+from fdr.config import Config, load
+from fdr.config.runs import resolve
+from fdr.models import build, count_parameters
+from fdr.provenance import git_revision, machine
+from fdr.report.tables import render
+from fdr.train.losses import fdr_loss
+from fdr.train.trainer import AMP_DTYPES, make_optimizer, train_step
 
 PAPER_ITERATIONS = 200_000
 OUTPUT_PSNR_MIN_DB, GRAD_COSINE_MIN = 40.0, 0.99  # section 3's pass marks against fp32
@@ -203,8 +202,8 @@ def section_smoke(args, device: torch.device) -> dict:
     from fdr.data.patches import crop
     from fdr.data.sources import prepare_raw
     from fdr.data.synthesize import synthesize
-    from fdr.evaluate import evaluate_run
-    from fdr.train import train
+    from fdr.evaluate.patches import evaluate_run
+    from fdr.train.trainer import train
 
     scratch = Path(tempfile.mkdtemp(prefix="fdr-bench-"))
     out: dict[str, Any] = {"steps": {}}
@@ -242,7 +241,7 @@ def markdown(results: dict) -> str:
     lines += render(["item", "value"], [[k, str(v)] for k, v in env.items()], centre=False) + [""]
     rows = [r for r in results.get("throughput") or [] if "it_per_s" in r]
     if rows:
-        lines += ["## Training-step throughput (fdr.train.train_step)", ""]
+        lines += ["## Training-step throughput (fdr.train.trainer.train_step)", ""]
         lines += render(["run", "amp", "channels_last", "deterministic", "compile", "params", "it/s", "patches/s",
                          "200k it, h", "peak MiB"],
                         [[r["run"], r["amp"], str(r["channels_last"]), str(r["deterministic"]), str(r.get("compile")),

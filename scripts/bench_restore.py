@@ -29,9 +29,9 @@ def make_photo(path: Path, width: int, height: int) -> None:
 
 
 def make_checkpoint(path: Path) -> None:
-    from fdr import checkpoint
     from fdr.config import ModelConfig, to_dict
     from fdr.models import build, count_parameters
+    from fdr.train import checkpoint
 
     cfg = ModelConfig()
     model = build("fdrnet", cfg, seed=0)
@@ -52,7 +52,6 @@ def main() -> int:
     if not Path("/usr/bin/time").is_file():
         print("error: /usr/bin/time not found (GNU time is needed for the peak-memory figure)", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         photo = tmp / "photo.jpg"

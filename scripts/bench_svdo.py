@@ -15,7 +15,7 @@ change.
 
 ``--solver`` instead times full paper-size training steps with SVDO's eigensolver called once per phase
 (as ``torch.stack([svdo(f) for f in phases]).mean()``) against one call for all phases
-(``fdr.losses.svdo_mean``, what ``fdr_loss`` uses), interleaved in ``--repeats`` rounds of 20 steps.
+(``fdr.train.losses.svdo_mean``, what ``fdr_loss`` uses), interleaved in ``--repeats`` rounds of 20 steps.
 
 ``--step-times`` instead prints the time of one training step (forward + L1 [+ SVDO] + backward +
 Adam) per batch of 16 48x48 crops for the paper models and smaller variants, in the contiguous
@@ -25,18 +25,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-
 from fdr.config import DnCNNConfig, ModelConfig, OWANConfig, TrainConfig
-from fdr.losses import fdr_loss, svdo, svdo_mean
 from fdr.models import build, count_parameters
-from fdr.train import make_optimizer, train_step
+from fdr.train.losses import fdr_loss, svdo, svdo_mean
+from fdr.train.trainer import make_optimizer, train_step
 
 CONFIGS = {
     # name: (model config, batch, patch)

@@ -20,21 +20,17 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from scipy import ndimage
 
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from fdr.config import SynthConfig  # noqa: E402
-from fdr.data import degrade  # noqa: E402
-from fdr.data.imageio import quantize, read_rgb  # noqa: E402
-from fdr.data.patches import grid  # noqa: E402
-from fdr.data.sources import EMBEDDED, embedded_file  # noqa: E402
-from fdr.data.synthesize import planar01, scaled  # noqa: E402
+from fdr.config import SynthConfig
+from fdr.data import degrade
+from fdr.data.imageio import quantize, read_rgb
+from fdr.data.patches import grid
+from fdr.data.sources import EMBEDDED, embedded_file
+from fdr.data.synthesize import planar01, scaled
 
 
 def naive(img_hwc: np.ndarray, p: degrade.DistortionParams, rng: np.random.Generator) -> np.ndarray:

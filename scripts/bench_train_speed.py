@@ -1,4 +1,4 @@
-"""Training speed side by side: the real trainer (:func:`fdr.train.train`) on the pipeline's patch set, under each
+"""Training speed side by side: the real trainer (:func:`fdr.train.trainer.train`) on the pipeline's patch set, under each
 variant of the training options, one fresh process per (variant, round), the variants interleaved round by round
 so that the machine's drift falls on all of them alike.
 
@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 VARIANTS = {"fp32": {}, "fp32+compile": {"compile": True}, "bf16": {"amp": "bf16"},
             "bf16+compile": {"amp": "bf16", "compile": True}}
@@ -38,9 +37,9 @@ VARIANTS = {"fp32": {}, "fp32+compile": {"compile": True}, "bf16": {"amp": "bf16
 
 def child(args) -> int:
     """Train once under one variant; print one JSON line."""
-    import fdr.train as trainer
     from fdr import config
-    from fdr.runs import resolve
+    from fdr.config.runs import resolve
+    from fdr.train import trainer as trainer
 
     times: list[float] = []
     plain = trainer.train_step

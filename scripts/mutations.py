@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
-COPY = ("fdr", "stages", "tests", "reports/paper", "params.yaml", "dvc.yaml", "pytest.ini", "profiles")
+COPY = ("fdr", "stages", "tests", "reports/paper", "params.yaml", "dvc.yaml", "pyproject.toml", "profiles")
 
 
 class Mutation(NamedTuple):
@@ -35,110 +35,110 @@ M = Mutation
 MUTATIONS = [
     # model wiring (paper §3)
     M("fa_forward_gdn", "fdr/models/blocks.py", "GDN(channels, inverse=True)", "GDN(channels)",
-      ("tests/test_golden_forward.py",)),
+      ("tests/models/test_golden_forward.py",)),
     M("no_global_residual", "fdr/models/fdrnet.py", "y = x + self.tail(h)", "y = self.tail(h)",
-      ("tests/test_golden_forward.py",)),
-    M("no_mirror_skips", "fdr/models/fdrnet.py", "h = h + fd_outs[-1 - j]", "h = h", ("tests/test_golden_forward.py",)),
+      ("tests/models/test_golden_forward.py",)),
+    M("no_mirror_skips", "fdr/models/fdrnet.py", "h = h + fd_outs[-1 - j]", "h = h", ("tests/models/test_golden_forward.py",)),
     M("gdn_transposed", "fdr/models/gdn.py", "gamma = self.gamma_param(self.gamma.float()).reshape(c, c, 1, 1)",
-      "gamma = self.gamma_param(self.gamma.float()).t().reshape(c, c, 1, 1)", ("tests/test_golden_forward.py",)),
+      "gamma = self.gamma_param(self.gamma.float()).t().reshape(c, c, 1, 1)", ("tests/models/test_golden_forward.py",)),
     M("no_res_stream", "fdr/models/fdrnet.py", "res = self.relu(self.t1(f) + res)", "res = self.relu(self.t1(f))",
-      ("tests/test_golden_forward.py",)),
+      ("tests/models/test_golden_forward.py",)),
     M("resblock_no_skip", "fdr/models/blocks.py", "return x + self.body(x)", "return self.body(x)",
-      ("tests/test_golden_forward.py",)),
+      ("tests/models/test_golden_forward.py",)),
     M("dncnn_sign", "fdr/models/dncnn.py", "y = x - self.body(x)", "y = x + self.body(x)",
-      ("tests/test_golden_forward.py",)),
+      ("tests/models/test_golden_forward.py",)),
     M("owan_softmax_dim", "fdr/models/owan.py", "F.softmax(y.view(-1, self.layers, N_OPS), dim=-1)",
-      "F.softmax(y.view(-1, self.layers, N_OPS), dim=1)", ("tests/test_golden_forward.py",)),
+      "F.softmax(y.view(-1, self.layers, N_OPS), dim=1)", ("tests/models/test_golden_forward.py",)),
     M("fdm_out_wrong_layer", "fdr/models/fdrnet.py", 'feats["fdm_out"].append(d[-1])', 'feats["fdm_out"].append(d[0])',
-      ("tests/test_golden_forward.py",)),
+      ("tests/models/test_golden_forward.py",)),
     # loss and training
-    M("svdo_no_grad", "fdr/losses.py", "with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):",
-      "with torch.no_grad():", ("tests/test_losses.py",)),
-    M("svdo_readings_swapped", "fdr/losses.py", 'spread if reading.startswith("unsquared") else spread ** 2',
-      'spread ** 2 if reading.startswith("unsquared") else spread', ("tests/test_losses.py",)),
-    M("lr_never_decays", "fdr/train.py", "step_size=tc.lr_step, gamma=tc.lr_decay", "step_size=tc.lr_step, gamma=1.0",
-      ("tests/test_train.py",)),
-    M("scheduler_not_resumed", "fdr/train.py", 'self.scheduler.load_state_dict(state["scheduler"])', "pass",
-      ("tests/test_train.py",)),
-    M("optimizer_not_resumed", "fdr/train.py", 'self.optimizer.load_state_dict(state["optimizer"])', "pass",
-      ("tests/test_train.py",)),
-    M("no_zero_grad", "fdr/train.py", "    optimizer.zero_grad(set_to_none=True)\n", "",
-      ("tests/test_train.py",)),
+    M("svdo_no_grad", "fdr/train/losses.py", "with torch.set_grad_enabled(torch.is_grad_enabled() and beta > 0):",
+      "with torch.no_grad():", ("tests/train/test_losses.py",)),
+    M("svdo_readings_swapped", "fdr/train/losses.py", 'spread if reading.startswith("unsquared") else spread ** 2',
+      'spread ** 2 if reading.startswith("unsquared") else spread', ("tests/train/test_losses.py",)),
+    M("lr_never_decays", "fdr/train/trainer.py", "step_size=tc.lr_step, gamma=tc.lr_decay", "step_size=tc.lr_step, gamma=1.0",
+      ("tests/train/test_train.py",)),
+    M("scheduler_not_resumed", "fdr/train/checkpoint.py", 'scheduler.load_state_dict(state["scheduler"])', "pass",
+      ("tests/train/test_train.py",)),
+    M("optimizer_not_resumed", "fdr/train/checkpoint.py", 'optimizer.load_state_dict(state["optimizer"])', "pass",
+      ("tests/train/test_train.py",)),
+    M("no_zero_grad", "fdr/train/trainer.py", "    optimizer.zero_grad(set_to_none=True)\n", "",
+      ("tests/train/test_train.py",)),
     M("batch_order_ignores_epoch", "fdr/data/dataset.py", "sampler.set_epoch(epoch)", "sampler.set_epoch(0)",
-      ("tests/test_train.py",)),
-    M("validates_on_training_set", "fdr/train.py", "patches / run.train_set, patches / run.val_set",
-      "patches / run.train_set, patches / run.train_set", ("tests/test_train.py",)),
+      ("tests/train/test_train.py",)),
+    M("validates_on_training_set", "fdr/train/trainer.py", "patches / run.train_set, patches / run.val_set",
+      "patches / run.train_set, patches / run.train_set", ("tests/train/test_train.py",)),
     # evaluation and restore
-    M("evaluation_in_train_mode", "fdr/evaluate.py", "    model.eval()\n", "", ("tests/test_evaluate.py",)),
-    M("restore_bgr", "fdr/restore.py", "out[rows] = quantize(block)", "out[rows] = quantize(block)[..., ::-1]",
-      ("tests/test_restore.py",)),
+    M("evaluation_in_train_mode", "fdr/evaluate/patches.py", "    model.eval()\n", "", ("tests/evaluate/test_evaluate.py",)),
+    M("restore_bgr", "fdr/evaluate/restore.py", "out[rows] = quantize(block)", "out[rows] = quantize(block)[..., ::-1]",
+      ("tests/evaluate/test_restore.py",)),
     M("restore_writes_input", "fdr/commands/restore.py",
       "out = restore_array(model, image, args.tile, args.overlap, device, bar.update)", "out = image",
-      ("tests/test_restore.py",)),
-    M("psnr_without_eps_clip", "fdr/metrics.py", "out, gt = _prepare(out, gt)\n    mse", "mse",
-      ("tests/test_metrics.py",)),
+      ("tests/evaluate/test_restore.py",)),
+    M("psnr_without_eps_clip", "fdr/evaluate/metrics.py", "out, gt = _prepare(out, gt)\n    mse", "mse",
+      ("tests/evaluate/test_metrics.py",)),
     # data
     M("noise_sigma_sliver", "fdr/data/degrade.py",
       "noise = cfg.noise_sigma_step * (m - 1) + float(rng.random()) * cfg.noise_sigma_step",
       "noise = cfg.noise_sigma_step * (m - 1) + float(rng.random()) * 0.1 * cfg.noise_sigma_step",
-      ("tests/test_distributions.py",)),
+      ("tests/data/test_distributions.py",)),
     M("triple_draw_biased", "fdr/data/degrade.py", "triple = triples[int(rng.integers(len(triples)))]",
-      "triple = triples[int(rng.integers(len(triples) // 2))]", ("tests/test_distributions.py",)),
+      "triple = triples[int(rng.integers(len(triples) // 2))]", ("tests/data/test_distributions.py",)),
     M("motion_blur_vertical", "fdr/data/rain_motion.py", 'k = line_kernel(p.length, p.angle, direction="horizontal")',
-      'k = line_kernel(p.length, p.angle, direction="vertical")', ("tests/test_distributions.py",)),
+      'k = line_kernel(p.length, p.angle, direction="vertical")', ("tests/data/test_distributions.py",)),
     M("noise_before_blur", "fdr/data/degrade.py",
       "y = blur_planar(x, params.blur_sigma, cfg.kernel_size, gain=255.0,",
-      "y = blur_planar(x, 0.0, cfg.kernel_size, gain=255.0,", ("tests/test_data_degrade.py",)),
+      "y = blur_planar(x, 0.0, cfg.kernel_size, gain=255.0,", ("tests/data/test_data_degrade.py",)),
     M("crop_differs_for_input_and_target", "fdr/data/dataset.py", "b = b[y:y + self.crop, x:x + self.crop]",
-      "b = b[x:x + self.crop, y:y + self.crop]", ("tests/test_data_pipeline.py", "tests/test_train.py")),
+      "b = b[x:x + self.crop, y:y + self.crop]", ("tests/data/test_data_pipeline.py", "tests/train/test_train.py")),
     # extraction
     M("zip_backslash_names", "fdr/data/extract.py", 'norm = name.replace("\\\\", "/")', "norm = name",
-      ("tests/test_extract_guards.py",)),
+      ("tests/data/test_extract_guards.py",)),
     M("zip_drive_letters", "fdr/data/extract.py", ' or (len(norm) > 1 and norm[1] == ":")', "",
-      ("tests/test_extract_guards.py",)),
+      ("tests/data/test_extract_guards.py",)),
     M("tar_links_allowed", "fdr/data/extract.py", "if m.issym() or m.islnk():", "if False:",
-      ("tests/test_extract_guards.py",)),
+      ("tests/data/test_extract_guards.py",)),
     # bad inputs and faults: nothing lost, nothing left behind
     M("download_past_the_pinned_size", "fdr/data/download.py", "if size is not None and got + len(block) > size:",
-      "if False:", ("tests/test_download.py::test_a_server_sending_more_than_the_pinned_size_is_cut_off",)),
+      "if False:", ("tests/data/test_download.py::test_a_server_sending_more_than_the_pinned_size_is_cut_off",)),
     M("download_without_deadline", "fdr/data/download.py", "if time.monotonic() > stop_at:\n                    raise",
-      "if False:\n                    raise", ("tests/test_download.py::test_a_trickling_server_is_stopped_at_the_deadline_and_the_part_kept",)),
+      "if False:\n                    raise", ("tests/data/test_download.py::test_a_trickling_server_is_stopped_at_the_deadline_and_the_part_kept",)),
     M("failed_archive_kept", "fdr/data/sources.py", "        path.unlink(missing_ok=True)\n", "",
-      ("tests/test_download.py::test_an_archive_that_does_not_extract_is_deleted_and_fetched_again",)),
+      ("tests/data/test_download.py::test_an_archive_that_does_not_extract_is_deleted_and_fetched_again",)),
     M("extraction_ratio_ignored", "fdr/data/sources.py",
       "limit = min(d.max_extract_bytes, int(d.max_extract_ratio * path.stat().st_size))", "limit = d.max_extract_bytes",
-      ("tests/test_download.py::test_an_archive_declaring_far_more_than_its_size_is_refused_before_writing",)),
+      ("tests/data/test_download.py::test_an_archive_declaring_far_more_than_its_size_is_refused_before_writing",)),
     M("files_private_regardless_of_umask", "fdr/atomic.py", "            public_mode(tmp)\n", "",
-      ("tests/test_leftovers.py",)),
+      ("tests/pipeline/test_leftovers.py",)),
     M("pool_workers_outlive_their_parent", "fdr/data/synthesize.py", "    _die_with_parent()\n", "",
-      ("tests/test_leftovers.py::test_pool_workers_end_with_a_killed_synthesis",)),
-    M("eigensolver_error_raw", "fdr/train.py", "except torch.linalg.LinAlgError as exc:", "except ValueError as exc:",
-      ("tests/test_train.py::test_diverging_run_stops_with_a_training_error_naming_the_iteration",)),
+      ("tests/pipeline/test_leftovers.py::test_pool_workers_end_with_a_killed_synthesis",)),
+    M("eigensolver_error_raw", "fdr/train/trainer.py", "except torch.linalg.LinAlgError as exc:", "except ValueError as exc:",
+      ("tests/train/test_train.py::test_diverging_run_stops_with_a_training_error_naming_the_iteration",)),
     # disentanglement probe
     M("probe_trains_on_its_test_patches", "fdr/analysis/probe.py", "train, test = patch % 2 != fold, patch % 2 == fold",
-      "train, test = patch >= 0, patch % 2 == fold", ("tests/test_probe.py",)),
+      "train, test = patch >= 0, patch % 2 == fold", ("tests/analysis/test_probe.py",)),
     M("probe_reads_the_wrong_phase", "fdr/analysis/probe.py", 'after=f["fdm_out"][0]', 'after=f["fdm_out"][-1]',
-      ("tests/test_probe.py",)),
+      ("tests/analysis/test_probe.py",)),
     # whole-image evaluation (Table 2)
-    M("whole_images_tiled", "fdr/evaluate_whole.py",
+    M("whole_images_tiled", "fdr/evaluate/whole.py",
       "out = to_float(inp) if model is None else to_images(model(from_images(inp[None], device)))[0]",
       "out = to_float(inp) if model is None else np.concatenate([to_images(model(from_images(inp[None, :, j:j + 16], "
       "device)))[0] for j in range(0, inp.shape[1], 16)], axis=1)",
-      ("tests/test_evaluate_whole.py",)),
-    M("whole_subset_prefix", "fdr/evaluate_whole.py", "rows = table.iloc[subset_indices(len(table), max_images)]",
-      "rows = table.iloc[: max_images or len(table)]", ("tests/test_evaluate_whole.py",)),
-    M("table2_per_patch", "fdr/comparison.py", 'WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}}',
-      "WHOLE_SETS = {}", ("tests/test_evaluate_whole.py",)),
+      ("tests/evaluate/test_evaluate_whole.py",)),
+    M("whole_subset_prefix", "fdr/evaluate/whole.py", "rows = table.iloc[subset_indices(len(table), max_images)]",
+      "rows = table.iloc[: max_images or len(table)]", ("tests/evaluate/test_evaluate_whole.py",)),
+    M("table2_per_patch", "fdr/report/comparison.py", 'WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}}',
+      "WHOLE_SETS = {}", ("tests/evaluate/test_evaluate_whole.py",)),
     # training options (train.amp on CPU, train.compile)
-    M("bf16_cpu_ignored", "fdr/train.py", 'AMP_DTYPES.get(tc.amp) if cuda or tc.amp == "bf16" else None',
-      "AMP_DTYPES.get(tc.amp) if cuda else None", ("tests/test_train.py::test_bf16_autocast_applies_on_cpu",)),
-    M("compile_ignored", "fdr/train.py", "self.net = torch.compile(self.net)", "self.net = self.net",
-      ("tests/test_train.py::test_compiled_training_matches_eager_within_float_tolerance_and_repeats",)),
-    M("compile_no_fallback", "fdr/train.py", "except torch._dynamo.exc.TorchDynamoException as exc:",
+    M("bf16_cpu_ignored", "fdr/train/trainer.py", 'AMP_DTYPES.get(tc.amp) if cuda or tc.amp == "bf16" else None',
+      "AMP_DTYPES.get(tc.amp) if cuda else None", ("tests/train/test_train.py::test_bf16_autocast_applies_on_cpu",)),
+    M("compile_ignored", "fdr/train/trainer.py", "self.net = torch.compile(self.net)", "self.net = self.net",
+      ("tests/train/test_train.py::test_compiled_training_matches_eager_within_float_tolerance_and_repeats",)),
+    M("compile_no_fallback", "fdr/train/trainer.py", "except torch._dynamo.exc.TorchDynamoException as exc:",
       "except torch.linalg.LinAlgError as exc:",
-      ("tests/test_train.py::test_a_compile_failure_falls_back_to_eager_before_any_weight_changes",)),
-    M("table6_not_swept_everywhere", "fdr/report.py", "None if r in swept else NOT_SWEPT", "NOT_SWEPT",
-      ("tests/test_report.py",)),
+      ("tests/train/test_train.py::test_a_compile_failure_falls_back_to_eager_before_any_weight_changes",)),
+    M("table6_not_swept_everywhere", "fdr/report/paper_tables.py", "None if r in swept else NOT_SWEPT", "NOT_SWEPT",
+      ("tests/report/test_report.py",)),
 ]
 
 
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated mutation names")
     parser.add_argument("--e2e", action="store_true",
-                        help="run only tests/test_e2e_regression.py per mutation (does the regression alone catch it?)")
+                        help="run only tests/pipeline/test_e2e_regression.py per mutation (does the regression alone catch it?)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per pytest run")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only.split(",")]
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
             except ValueError as exc:
                 rows.append((m.name, "NOT APPLIED", str(exc), 0.0))
                 continue
-            tests = ("tests/test_e2e_regression.py",) if args.e2e else m.tests
+            tests = ("tests/pipeline/test_e2e_regression.py",) if args.e2e else m.tests
             caught, seconds = run_tests(work, tests, args.timeout)
             rows.append((m.name, "caught" if caught else "MISSED", ", ".join(tests), seconds))
             print(f"{m.name:34s} {rows[-1][1]:11s} {seconds:6.1f} s  {rows[-1][2]}", flush=True)

@@ -1,4 +1,4 @@
-"""Where one training step's time goes: ``torch.profiler`` on ``fdr.train.train_step`` with the run's real
+"""Where one training step's time goes: ``torch.profiler`` on ``fdr.train.trainer.train_step`` with the run's real
 configuration (default: the embedded ``fdrnet`` run of ``params.yaml``), on whatever device ``train.device``
 picks. Prints a table by part: the model's forward (split into GDN, channel attention and the rest), the
 backward pass, SVDO's eigensolver, the loss, the optimiser and the scheduler.
@@ -9,24 +9,19 @@ backward pass, SVDO's eigensolver, the loss, the optimiser and the scheduler.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fdr import config  # noqa: E402
-from fdr.distributed import choose_device  # noqa: E402
-from fdr.models import build  # noqa: E402
-from fdr.models.blocks import ChannelAttention  # noqa: E402
-from fdr.models.gdn import GDN  # noqa: E402
-from fdr.runs import resolve  # noqa: E402
-from fdr.tables import render  # noqa: E402
-from fdr.train import make_optimizer, train_step  # noqa: E402
+from fdr import config
+from fdr.config.runs import resolve
+from fdr.models import build
+from fdr.models.blocks import ChannelAttention
+from fdr.models.gdn import GDN
+from fdr.report.tables import render
+from fdr.tensors import choose_device
+from fdr.train.trainer import make_optimizer, train_step
 
 PARTS = {  # profiler label -> what the table calls it
     "forward": "forward (whole model)",
@@ -52,7 +47,7 @@ def labelled(cls: type, label: str) -> None:
 
 
 def step_fn(net, x, t, opt, sched, scaler, tc):
-    import fdr.train as trainer
+    from fdr.train import trainer as trainer
 
     plain_loss = trainer.fdr_loss
 

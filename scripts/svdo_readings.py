@@ -1,10 +1,10 @@
 """How large is the SVDO term against L1 under each reading of Eq. 5? The paper model, at initialisation and
 after a short training with that reading, on real 63x63 training patches.
 
-For each reading of ``train.svdo`` (fdr.losses.READINGS): ``beta * SVDO / L1`` and the gradient ratio
+For each reading of ``train.svdo`` (fdr.train.losses.READINGS): ``beta * SVDO / L1`` and the gradient ratio
 ``|d(beta SVDO)/dw| / |d L1/dw|`` on the head convolution and the first FD-layer's convolution (the layers
 SVDO reaches first), measured on one fixed batch at initialisation and again after ``--steps`` optimisation
-steps of :func:`fdr.train.train_step` (Adam, the paper's lr 1e-4, beta 1e-5) with that reading.
+steps of :func:`fdr.train.trainer.train_step` (Adam, the paper's lr 1e-4, beta 1e-5) with that reading.
 
     python scripts/svdo_readings.py [--patches data/patches/train] [--steps 60] [--batch 4]
 """
@@ -18,15 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-
-from fdr.config import ModelConfig, TrainConfig  # noqa: E402
-from fdr.data.dataset import PatchDataset  # noqa: E402
-from fdr.losses import READINGS, svdo_mean  # noqa: E402
-from fdr.models import build  # noqa: E402
-from fdr.tables import render  # noqa: E402
-from fdr.tensors import to_device  # noqa: E402
-from fdr.train import make_optimizer, train_step  # noqa: E402
+from fdr.config import ModelConfig, TrainConfig
+from fdr.data.dataset import PatchDataset
+from fdr.models import build
+from fdr.report.tables import render
+from fdr.tensors import to_device
+from fdr.train.losses import READINGS, svdo_mean
+from fdr.train.trainer import make_optimizer, train_step
 
 LAYERS = {"head": "head.weight", "first FD conv": "phases.0.fdm.layers.0.conv.weight"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fdr.analysis.run import analyze
-from fdr.paper import load_fig8
+from fdr.report.paper import load_fig8
 from stages.common import run_stage
 
 

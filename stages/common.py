@@ -1,5 +1,10 @@
 """What every stage shares: parse ``--params`` (and the stage's own options), load the typed config once,
-run, and report bad input in one line with exit code 2 (a crash is a traceback with exit code 1)."""
+run, and report bad input in one line with exit code 2 (a crash is a traceback with exit code 1).
+
+Bad input is :class:`fdr.errors.InputError` (every error of the library a user can fix derives from it), plus
+the ``ValueError`` / ``FileNotFoundError`` that checks of arguments and files raise. This module imports no
+more than the config, so a data stage does not load torch or the trainer.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,13 +13,10 @@ import time
 from typing import Callable, Optional, Sequence
 
 from fdr import config
-from fdr.checkpoint import CheckpointError
-from fdr.data.download import DownloadError
-from fdr.data.imageio import BadImage
-from fdr.train import TrainingError
+from fdr.errors import InputError
 
 BAD_INPUT = 2
-ERRORS = (config.ConfigError, CheckpointError, DownloadError, BadImage, TrainingError, ValueError, FileNotFoundError)
+ERRORS = (InputError, ValueError, FileNotFoundError)
 
 
 def run_stage(name: str, doc: str, work: Callable[[config.Config, argparse.Namespace], str],

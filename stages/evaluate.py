@@ -1,20 +1,20 @@
 """Stage ``evaluate``: ``python -m stages.evaluate RUN [--params params.yaml]``.
 
 RUN is a trained run (``models/RUN/checkpoint.pt``) or ``input`` (the distorted input itself). Every test set
-of the run (:func:`fdr.runs.resolve`; ``input`` takes all of them) present under ``<data.root>/patches`` is
+of the run (:func:`fdr.config.runs.resolve`; ``input`` takes all of them) present under ``<data.root>/patches`` is
 evaluated with the OWAN metrics (plus the labelled Y-channel variant) into ``reports/metrics/RUN.json``::
 
     {"mild": {"psnr": .., "ssim": .., "psnr_y": .., "ssim_y": .., "patches": N}, "moderate": {...}, ...}
 
 and the per-patch PSNR / SSIM into ``reports/per_patch/RUN.npz`` (arrays ``<set>/psnr``, ``<set>/ssim``), which
-the report's paired intervals read (:mod:`fdr.effects`).
+the report's paired intervals read (:mod:`fdr.report.effects`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from fdr.atomic import write_json
-from fdr.evaluate import evaluate_run, write_per_patch
+from fdr.evaluate.patches import evaluate_run, write_per_patch
 from stages.common import run_stage
 
 

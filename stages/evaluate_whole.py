@@ -2,7 +2,7 @@
 
 RUN is a run of ``evaluate.whole.runs`` (``models/RUN/checkpoint.pt``) or ``input``. Each whole test image of the
 run's track (``data/synth/<track>_test``; Table 2: DID-HY's 512 x 512 images) is restored in one piece and scored
-with the OWAN metrics (:mod:`fdr.evaluate_whole`) into ``reports/metrics/whole/RUN.json``::
+with the OWAN metrics (:mod:`fdr.evaluate.whole`) into ``reports/metrics/whole/RUN.json``::
 
     {"didhy": {"psnr": .., "ssim": .., "psnr_y": .., "ssim_y": .., "images": N}}
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fdr.atomic import write_json
-from fdr.evaluate import write_per_patch
-from fdr.evaluate_whole import evaluate_run_whole
+from fdr.evaluate.patches import write_per_patch
+from fdr.evaluate.whole import evaluate_run_whole
 from stages.common import run_stage
 
 

@@ -1,26 +1,24 @@
 """Stage ``report``: ``python -m stages.report`` -> ``reports/report.md`` and ``reports/figures/report/``.
 
-Reads ``params.yaml``, ``reports/metrics/*.json`` (through ``dvc metrics show``), ``models/<run>/summary.json``,
-``reports/paper/*.json`` and ``reports/choices.md`` (see :mod:`fdr.report`).
+Reads ``params.yaml``, ``reports/metrics/**/*.json``, ``reports/per_patch``, ``reports/per_image``,
+``models/<run>/summary.json``, ``reports/paper/*.json`` and ``reports/choices.md`` (see :mod:`fdr.report.document`).
 """
 from __future__ import annotations
 
-from fdr.report import write_report
+from fdr.report.document import write_report
 from stages.common import run_stage
 
 
 def arguments(parser) -> None:
     parser.add_argument("--out", default="reports/report.md")
     parser.add_argument("--figures", default="reports/figures/report")
-    parser.add_argument("--no-dvc", action="store_true", help="read the metrics files directly, not via DVC")
 
 
 def main(argv=None) -> int:
     def work(cfg, args):
-        data = write_report(".", args.out, args.figures, params_path=args.params, use_dvc=not args.no_dvc)
+        data = write_report(".", args.out, args.figures, params_path=args.params)
         have = [name for name, rows in data.comparison.rows.items() if any(r.ours is not None for r in rows)]
-        return (f"wrote {args.out} (tables with numbers of ours: {', '.join(have) or 'none'}; "
-                f"metrics read with {data.comparison.how})")
+        return f"wrote {args.out} (tables with numbers of ours: {', '.join(have) or 'none'})"
     return run_stage("report", __doc__, work, argv, arguments)
 
 

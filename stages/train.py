@@ -1,6 +1,6 @@
 """Stage ``train``: ``python -m stages.train RUN [--params params.yaml]``.
 
-RUN is a row of ``params.yaml``'s run table or a sweep run ``fl<N>`` / ``ch<N>`` (:mod:`fdr.runs`). Trains on
+RUN is a row of ``params.yaml``'s run table or a sweep run ``fl<N>`` / ``ch<N>`` (:mod:`fdr.config.runs`). Trains on
 the run's training set, validates on its validation set and writes ``models/RUN/{checkpoint.pt, live/,
 summary.json}``; an existing checkpoint from the same settings is resumed (the output is ``persist: true`` in
 ``dvc.yaml``). Also runs under ``torchrun --nproc_per_node=N -m stages.train RUN``.
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fdr.config import ConfigError
-from fdr.runs import resolve
-from fdr.train import train
+from fdr.config.runs import resolve
+from fdr.train.trainer import train
 from stages.common import run_stage
 
 
@@ -22,8 +21,6 @@ def arguments(parser) -> None:
 
 def main(argv=None) -> int:
     def work(cfg, args):
-        if args.run == "input":
-            raise ConfigError("run 'input': the distorted input is evaluated, not trained")
         run = resolve(cfg, args.run)
         s = train(cfg, run, Path(args.models) / args.run, progress=args.progress)
         if s["val_psnr"] is None:  # ranks other than 0 of a torchrun job do not validate

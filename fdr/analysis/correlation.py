@@ -18,7 +18,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from fdr.figures import pyplot, save_figure
+from fdr.plotting import pyplot, save_figure
 from fdr.tensors import from_images
 
 FEATURE_KEYS = ("fdm_in", "fdm_out")

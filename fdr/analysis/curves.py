@@ -2,20 +2,20 @@
 
 DVCLive writes one TSV per logged metric under ``live/plots/metrics/`` (``train/loss.tsv`` with
 columns ``step``, ``loss`` and optionally ``timestamp``). Every metric becomes one panel; every run
-one line, the main model and the baselines drawn thicker.
+one line; the runs to ``highlight`` (the main model and its baselines) are drawn thicker, in fixed colours.
 """
 from __future__ import annotations
 
 import csv
 import math
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from fdr.figures import pyplot, save_figure
+from fdr.plotting import pyplot, save_figure
 
-MAIN_RUNS = ("fdrnet", "dncnn", "owan")
+HIGHLIGHT_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
 
 
 def read_live(live_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -52,8 +52,10 @@ def _order(names: list[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
-def plot_curves(runs: Mapping[str, str | Path], path: str | Path, title: str = "Training curves") -> dict:
-    """Draw every run's curves; return ``{run: {metric: last value}}``."""
+def plot_curves(runs: Mapping[str, str | Path], path: str | Path, title: str = "Training curves",
+                highlight: Sequence[str] = ()) -> dict:
+    """Draw every run's curves (``highlight``: runs drawn thicker in fixed colours); return
+    ``{run: {metric: last value}}``."""
     plt = pyplot()
     logs = {run: read_live(d) for run, d in runs.items()}
     logs = {run: m for run, m in logs.items() if m}
@@ -69,7 +71,7 @@ def plot_curves(runs: Mapping[str, str | Path], path: str | Path, title: str = "
     rows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols + 2.4, 3.6 * rows), squeeze=False,
                              constrained_layout=True)
-    fixed = {"fdrnet": "tab:red", "dncnn": "tab:blue", "owan": "tab:green"}
+    fixed = dict(zip(highlight, HIGHLIGHT_COLOURS))
     others = [r for r in logs if r not in fixed]
     # distinct hues first (tab20b/tab20c come in groups of four shades of one hue)
     palette = [plt.get_cmap(name)(4 * hue + shade) for shade in (0, 2) for name in ("tab20b", "tab20c")
@@ -83,7 +85,7 @@ def plot_curves(runs: Mapping[str, str | Path], path: str | Path, title: str = "
             if name not in m:
                 continue
             steps, values = m[name]
-            main = run in MAIN_RUNS
+            main = run in fixed
             ax.plot(steps, values, color=colours[run], lw=2.0 if main else 1.0, alpha=1.0 if main else 0.8,
                     label=run)
             finite = values[np.isfinite(values)]
@@ -99,7 +101,7 @@ def plot_curves(runs: Mapping[str, str | Path], path: str | Path, title: str = "
         ax.grid(alpha=0.3)
     for k in range(len(metrics), rows * cols):
         axes[k // cols][k % cols].axis("off")
-    handles = [plt.Line2D([], [], color=colours[r], lw=2.0 if r in MAIN_RUNS else 1.0) for r in logs]
+    handles = [plt.Line2D([], [], color=colours[r], lw=2.0 if r in fixed else 1.0) for r in logs]
     fig.legend(handles, list(logs), loc="outside right upper", title="run", fontsize=9)
     fig.suptitle(f"{title} ({len(logs)} runs)", fontsize=11)
     save_figure(fig, path)

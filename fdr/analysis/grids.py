@@ -1,7 +1,7 @@
 """Visual comparison grids (paper Fig. 6): distorted input, DnCNN, OWAN, FDR-Net, ground truth.
 
 One figure per test level; one row per test crop (drawn with a seeded generator), each tile
-labelled with its PSNR against the ground truth (OWAN protocol, :func:`fdr.metrics.psnr`). A model
+labelled with its PSNR against the ground truth (OWAN protocol, :func:`fdr.evaluate.metrics.psnr`). A model
 that was not trained shows a grey "not run" tile instead of an image.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from fdr.data.imageio import to_float
-from fdr.figures import pyplot, save_figure
+from fdr.plotting import pyplot, save_figure
 from fdr.tensors import from_images, to_images
 
 COLUMNS = (("input", "Distorted input"), ("dncnn", "DnCNN"), ("owan", "OWAN (OP-Attention)"),
@@ -37,7 +37,7 @@ def restore(model: nn.Module, inputs: np.ndarray, device: str | torch.device = "
 
 
 def default_psnr(out: np.ndarray, gt: np.ndarray) -> float:
-    from fdr.metrics import psnr
+    from fdr.evaluate.metrics import psnr
 
     return psnr(out, gt)
 

@@ -2,7 +2,7 @@
 
 The first test photo of the raw manifest (never trained on) gets one draw of the training level's hybrid
 distortion at x1 (``degrade.draw_params`` / ``distort_planar``, seeded), then the trained FDR-Net restores it
-with :func:`fdr.restore.restore_array` (256-pixel tiles, 16-pixel overlap: ``fdr restore``'s defaults). The
+with :func:`fdr.evaluate.restore.restore_array` (256-pixel tiles, 16-pixel overlap: ``fdr restore``'s defaults). The
 figure shows clean / distorted / restored with each one's PSNR against the clean photo.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 from fdr.data import degrade
 from fdr.data.imageio import read_rgb, to_float
 from fdr.data.sources import read_raw_manifest
-from fdr.figures import pyplot, save_figure
-from fdr.metrics import psnr
-from fdr.restore import restore_array
+from fdr.evaluate.metrics import psnr
+from fdr.evaluate.restore import restore_array
+from fdr.plotting import pyplot, save_figure
 
 
 def restore_example(cfg, model, device, path: Path) -> dict:

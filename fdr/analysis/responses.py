@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from fdr.data.imageio import to_float
-from fdr.figures import pyplot, save_figure
+from fdr.plotting import pyplot, save_figure
 
 from .correlation import batches, features
 

@@ -1,8 +1,9 @@
 """The whole interpretative analysis on the trained runs (paper §4.5, Fig. 6-8), as one function.
 
-Inputs: ``models/fdrnet/checkpoint.pt`` (required), ``models/{dncnn,owan}/checkpoint.pt`` (optional:
-"not run" tiles when absent), ``models/*/live`` (training curves) and the test patches
-``<data.root>/patches/test_<level>/{input,target}.npy``.
+Inputs: the checkpoint of the hybrid track's main FDR-Net run (required; ``fdrnet`` in ``params.yaml``), those of
+its baselines (optional: "not run" tiles when absent), ``models/*/live`` (training curves) and the test patches
+``<data.root>/patches/test_<level>/{input,target}.npy``. Which run is which comes from the run table
+(:func:`fdr.config.runs.role`).
 
 Choices (the paper is silent): the correlation uses ``analysis.patches`` evenly spaced patches of the
 training level's test set (``synthesis.train_level``, moderate), the level the model was trained on,
@@ -10,8 +11,8 @@ and the channel responses ``analysis.response_patches`` evenly spaced ones of th
 figure shows phase 1, whose FDM sees the distortions least processed (every phase's numbers are in
 the metrics). The same architecture at its seeded initialisation is measured too, so a reader can
 tell what training (and SVDO) changed from what the gain-control layers do by construction. The same clean
-patches feed the disentanglement probes (:mod:`fdr.analysis.probe`) of ``fdrnet``, the ablations' reference,
-``nofdm`` and ``beta0``.
+patches feed the disentanglement probes (:mod:`fdr.analysis.probe`) of the main run, the ablations' reference
+and the runs trained like it without the FDM or without SVDO (:func:`probe_runs`: ``nofdm`` and ``beta0``).
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ import numpy as np
 import torch
 
 from fdr.atomic import write_json
-from fdr.distributed import choose_device
-from fdr.evaluate import open_set, subset_indices
+from fdr.config.runs import main_run, resolve, with_role
+from fdr.evaluate.patches import open_set, subset_indices
+from fdr.tensors import choose_device
 
 from . import correlation, curves, grids, probe, responses
 from .photo import restore_example
-
 
 
 def _load_optional(models_dir: Path, run: str, loader: Callable, device) -> Optional[torch.nn.Module]:
@@ -43,7 +44,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
             distort: responses.Distort = responses.degrade_distort) -> dict:
     """Run every analysis; write figures, ``details.json`` and the metrics file; return the metrics."""
     if loader is None:
-        from fdr.checkpoint import load_model as loader
+        from fdr.train.checkpoint import load_model as loader
     if builder is None:
         from fdr.models import build as builder
     models_dir, figures_dir = Path(models_dir), Path(figures_dir)
@@ -51,7 +52,11 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
     batch = max(1, min(cfg.evaluate.batch_size, 32))
     patches = Path(cfg.data.root) / "patches"
 
-    main_ckpt = models_dir / "fdrnet" / "checkpoint.pt"
+    main = main_run(cfg, "hybrid")
+    if main is None:
+        raise FileNotFoundError("runs: no main FDR-Net row on the hybrid track (paper: table1.fdrnet); the analysis "
+                                "needs one")
+    main_ckpt = models_dir / main / "checkpoint.pt"
     if not main_ckpt.is_file():
         raise FileNotFoundError(f"{main_ckpt}: the trained FDR-Net is required for the analysis (train stage)")
     model, meta = loader(main_ckpt, map_location=device)
@@ -73,11 +78,12 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
 
     metrics["disentanglement"] = _disentanglement(cfg, models_dir, x_gt, loader, device, batch)
     grid_summary = _grids(cfg, model, models_dir, figures_dir, patches, loader, device)
+    highlight = [main] + [r for r in with_role(cfg, "baseline") if cfg.runs[r].track == "hybrid"]
     metrics["restore_example"] = restore_example(cfg, model, device, figures_dir / "restore_example.png")
 
     # Training curves of every run
     last = curves.plot_curves(curves.discover(models_dir), figures_dir / "curves.png",
-                              title="Training curves of every trained run (DVCLive)")
+                              title="Training curves of every trained run (DVCLive)", highlight=highlight)
 
     details.update({
         "grids": grid_summary,
@@ -90,12 +96,22 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
     return metrics
 
 
+def probe_runs(cfg) -> list[str]:
+    """The runs the probes compare: the hybrid main run, the ablations' reference, and the rows trained like the
+    reference without what the paper credits with disentangling (the FDM: ``set.use_fdm: false``; SVDO:
+    ``training.beta: 0``)."""
+    ref = cfg.ablations.reference
+    track = cfg.runs[ref].track if ref else None
+    controls = [r for r in with_role(cfg, "ablation", "control") if r in cfg.runs and cfg.runs[r].track == track
+                and (cfg.runs[r].set.get("use_fdm") is False or resolve(cfg, r).train_cfg.beta == 0)]
+    return [r for r in dict.fromkeys([main_run(cfg, "hybrid"), ref, *controls]) if r]
+
+
 def _disentanglement(cfg, models_dir: Path, clean: np.ndarray, loader: Callable, device, batch: int) -> dict:
-    """The linear probes of :mod:`fdr.analysis.probe` on the main model, the ablations' reference and the
-    controls trained like it (``nofdm``, ``beta0``), on the same clean patches as the correlation."""
-    runs = dict.fromkeys(("fdrnet", cfg.ablations.reference, "nofdm", "beta0"))
+    """The linear probes of :mod:`fdr.analysis.probe` on :func:`probe_runs`, on the same clean patches as the
+    correlation."""
     models = {}
-    for run in runs:
+    for run in probe_runs(cfg):
         path = models_dir / run / "checkpoint.pt"
         if path.is_file():
             net, meta = loader(path, map_location=device)
@@ -106,8 +122,10 @@ def _disentanglement(cfg, models_dir: Path, clean: np.ndarray, loader: Callable,
 
 
 def _grids(cfg, model, models_dir: Path, figures_dir: Path, patches: Path, loader: Callable, device) -> dict:
-    """Fig. 6: visual comparison grids (input, DnCNN, OWAN, FDR-Net, target), one per test level."""
-    grid_models = {run: _load_optional(models_dir, run, loader, device) for run in ("dncnn", "owan")}
+    """Fig. 6: visual comparison grids (input, DnCNN, OWAN, FDR-Net, target), one per test level; the baselines
+    are the hybrid track's baseline rows, by architecture."""
+    baselines = {cfg.runs[r].arch: r for r in with_role(cfg, "baseline") if cfg.runs[r].track == "hybrid"}
+    grid_models = {arch: _load_optional(models_dir, run, loader, device) for arch, run in baselines.items()}
     grid_models["fdrnet"] = model
     summary = {}
     for k, level in enumerate(cfg.synthesis.test_levels):

@@ -1,7 +1,7 @@
 """``python -m fdr compare``: our metrics beside the paper's Tables 1-6, with deltas.
 
-The comparison is :func:`fdr.comparison.load` (the same one ``reports/report.md`` is built from), one row per
-(method, set, metric); our numbers come through ``dvc metrics show`` (the files when DVC does not answer).
+The comparison is :func:`fdr.report.comparison.load` (the same one ``reports/report.md`` is built from), one row per
+(method, set, metric), our numbers read from ``reports/metrics``.
 When ``params.yaml`` says the data source is ``embedded``, every table says the numbers are not comparable.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
-from fdr import comparison, tables
-from fdr.comparison import Row, fmt
+from fdr.report import comparison, tables
+from fdr.report.comparison import Row, fmt
 
 HELP = "print our metrics against the paper's Tables 1-6, with deltas"
 
@@ -22,7 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     style.add_argument("--md", action="store_true", help="Markdown tables")
     parser.add_argument("--root", default=".", help="repository holding params.yaml, reports/ and models/")
     parser.add_argument("--params", default="params.yaml", help="parameter file, relative to --root")
-    parser.add_argument("--no-dvc", action="store_true", help="read the metrics files directly, not via DVC")
     parser.add_argument("--all", action="store_true", help="also list tables with no numbers of ours")
 
 
@@ -52,8 +51,7 @@ def render(result: comparison.Comparison, style: str, show_all: bool = False) ->
     """Every table with numbers of ours (all with ``show_all``) as ``text`` or ``md``."""
     md = style == "md"
     note = result.note()
-    lines = [f"Data source: `{result.source or 'unknown'}`; our metrics read with: {result.how}." if md
-             else f"data source: {result.source or 'unknown'}; our metrics read with: {result.how}"]
+    lines = [f"Data source: `{result.source or 'unknown'}`." if md else f"data source: {result.source or 'unknown'}"]
     if note:
         lines += ["", (f"> **Not comparable to the paper.** {note}" if result.source == "embedded" else f"> {note}")
                   ] if md else [f"NOTE: {note}"]
@@ -79,7 +77,7 @@ def render(result: comparison.Comparison, style: str, show_all: bool = False) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    result = comparison.load(Path(args.root), args.params, use_dvc=not args.no_dvc)
+    result = comparison.load(Path(args.root), args.params)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

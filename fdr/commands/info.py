@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fdr import config, runs
+from fdr import config
+from fdr.config.runs import resolve
 from fdr.models import VARIANT_LABELS, build, count_parameters, paper_variants
 
 HELP = "print parameters and GFLOPs (63x63 patch) of the paper's variants and of params.yaml's models"
@@ -47,7 +48,7 @@ def _row(key: str, name: str, cfg, label: str) -> dict:
 def current_variants(cfg: config.Config) -> dict[str, tuple[str, object]]:
     """Every run of ``params.yaml``'s run table and Table 6 sweeps, as it would be built now."""
     names = list(cfg.runs) + [f"fl{n}" for n in cfg.ablations.flayers] + [f"ch{c}" for c in cfg.ablations.channels]
-    specs = {run: runs.resolve(cfg, run) for run in names}
+    specs = {run: resolve(cfg, run) for run in names}
     return {run: (spec.model_name, spec.model_cfg) for run, spec in specs.items()}
 
 

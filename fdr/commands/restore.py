@@ -1,7 +1,7 @@
 """``python -m fdr restore [--checkpoint CKPT] INPUT... [-o OUTDIR]``: restore your own photos.
 
 INPUT may be image files or folders (searched recursively; the folder structure is mirrored under
-OUTDIR). Each image is restored tile by tile (see :mod:`fdr.restore`) and written to
+OUTDIR). Each image is restored tile by tile (see :mod:`fdr.evaluate.restore`) and written to
 ``OUTDIR/<name>.<ext>`` atomically. An input that cannot be read is reported by name and skipped;
 the exit code is then 1. Without ``--checkpoint`` the model the pipeline last trained,
 ``models/fdrnet/checkpoint.pt`` (stage ``train@fdrnet``), is used.
@@ -13,15 +13,14 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 from PIL import Image
 from tqdm import tqdm
 
-from fdr.checkpoint import DEFAULT_CHECKPOINT, load_model
 from fdr.config import DataConfig
 from fdr.data.imageio import IMAGE_SUFFIXES, BadImage, read_rgb, write_image
-from fdr.distributed import choose_device
-from fdr.restore import count_tiles, restore_array
+from fdr.evaluate.restore import count_tiles, restore_array
+from fdr.tensors import choose_device
+from fdr.train.checkpoint import DEFAULT_CHECKPOINT, load_model
 
 HELP = "restore photos (files or folders) with a trained model, tile by tile"
 MAX_PIXELS = DataConfig.max_pixels  # the same limit as the pipeline's data.max_pixels default

@@ -15,7 +15,7 @@ from .base import ConfigError, build, require, to_dict
 from .data import ArchiveConfig, CopiesConfig, CropConfig, DataConfig, SynthConfig
 from .model import BaselinesConfig, DnCNNConfig, ModelConfig, OWANConfig
 from .pipeline import AblationConfig, AnalysisConfig, EvalConfig
-from .runs import TRACKS, RunConfig, check_name, default_runs
+from .runs import TRACKS, RunConfig, check_name, section
 from .train import TrainConfig
 
 __all__ = [
@@ -37,7 +37,7 @@ class Config:
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
-    runs: dict[str, RunConfig] = field(default_factory=default_runs)  # the run table
+    runs: dict[str, RunConfig] = field(default_factory=dict)  # the run table (fdr.config.runs); params.yaml gives it
     ablations: AblationConfig = field(default_factory=AblationConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
@@ -54,19 +54,15 @@ class Config:
                     "evaluate.whole", f"runs[{i}]", "a row of runs trained on a track with whole test images "
                     f"({', '.join(f'{t}_train' for t in TRACKS)})", name)
         ref = self.ablations.reference
-        require(ref in self.runs, "ablations", "reference", f"a row of runs ({', '.join(self.runs)})", ref)
+        if not ref:
+            require(not (self.ablations.flayers or self.ablations.channels), "ablations", "reference",
+                    "a row of runs for the sweeps ablations.flayers / ablations.channels to copy", ref)
+            return
+        require(ref in self.runs, "ablations", "reference", f"a row of runs ({', '.join(self.runs) or 'none'})", ref)
         row = self.runs[ref]  # Tables 5-6 are measured on DID-HY; dvc.yaml's sweep stages list these sets
         require(row.model == "model" and row.train == "didhy_train" and row.val == "didhy_test", "ablations",
                 "reference", "an FDR-Net row trained on didhy_train and validated on didhy_test (Tables 5-6 are "
                 "DID-HY ablations; the sweeps train like it)", ref)
-
-def section(cfg: Config, dotted: str):
-    """The config object at a dotted section path (``model``, ``baselines.dncnn``)."""
-    node = cfg
-    for key in dotted.split("."):
-        node = getattr(node, key)
-    return node
-
 
 def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
     """Set ``tree[a][b][c] = value`` for ``a.b.c``; ``~a.b.c`` deletes the key (DVC's ``-S ~key`` override)."""
@@ -86,7 +82,7 @@ def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
 
 def from_dict(raw: Mapping[str, Any], overrides: Optional[Mapping[str, Any]] = None) -> Config:
     """Build a :class:`Config` from a parsed YAML mapping plus dotted ``overrides`` (``{"model.channels": 48}``)."""
-    tree = yaml.safe_load(yaml.safe_dump(dict(raw))) or {}
+    tree = yaml.safe_load(yaml.safe_dump(dict(raw), sort_keys=False)) or {}  # a deep copy, in the file's order
     for key, value in (overrides or {}).items():
         _set_dotted(tree, key, value)
     return build(Config, tree, "")

@@ -14,8 +14,10 @@ import math
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from fdr.errors import InputError
 
-class ConfigError(ValueError):
+
+class ConfigError(InputError):
     """A parameter is missing, unknown, ill-typed or out of range; the message names its key path."""
 
 

@@ -8,7 +8,7 @@ from .base import require
 
 @dataclass(frozen=True)
 class WholeConfig:
-    """Whole-image evaluation (``fdr/evaluate_whole.py``): the runs scored on their track's whole test images
+    """Whole-image evaluation (``fdr/evaluate/whole.py``): the runs scored on their track's whole test images
     (Table 2: DID-HY's 512 x 512 images), and how many images (evenly spaced; 0 = all)."""
 
     runs: list[str] = ()  # params.yaml: the DID-HY rows of Table 2
@@ -36,9 +36,9 @@ class EvalConfig:
 class AblationConfig:
     """Table 6 sweeps (runs ``fl<N>`` / ``ch<N>``): the reference row of the run table with one model key changed."""
 
-    reference: str = "didhy_fdrnet"  # DID-HY row the sweeps copy (data, budget, seed); every ablation compares with it
-    flayers: list[int] = (1, 2, 4, 5)  # Table 6 left; the main model's n_flayers is not repeated
-    channels: list[int] = (16, 48, 64)  # Table 6 right; the main model's channels is not repeated
+    reference: str = ""  # DID-HY row the sweeps copy (data, budget, seed); every ablation compares with it ("": none)
+    flayers: list[int] = ()  # Table 6 left; the reference's n_flayers is not repeated
+    channels: list[int] = ()  # Table 6 right; the reference's channels is not repeated
 
     def validate(self, path: str) -> None:
         require(all(v >= 1 for v in self.flayers), path, "flayers", "integers >= 1", self.flayers)

@@ -29,12 +29,14 @@ from typing import Optional
 
 from tqdm import tqdm
 
+from fdr.errors import InputError
+
 from .imageio import sha256_file
 
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(InputError):
     """A download or archive check failed; the message names the URL/file and what was expected."""
 
 

@@ -24,12 +24,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from fdr.atomic import atomic_write
+from fdr.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
-class BadImage(ValueError):
+class BadImage(InputError):
     """An input image the data stages cannot use; ``reason`` is a short tag for manifests."""
 
     reason = "bad"

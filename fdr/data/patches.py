@@ -22,7 +22,7 @@ from fdr.atomic import write_json
 from fdr.config import Config, ConfigError
 
 from .imageio import read_rgb
-from .layout import built_aside, SET_KEYS, parse_box, read_manifest
+from .layout import SET_KEYS, built_aside, parse_box, read_manifest
 
 STAGE_KEY = 2
 PAPER_TRAIN_PATCHES = 249_344  # the paper's DIV2K training set (§4.1)

@@ -32,11 +32,11 @@ from fdr.config import Config
 from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
 from . import folder
-from .folder import images_under
 from .download import DownloadError, fetch, is_local
 from .extract import safe_extract
-from .layout import built_aside
+from .folder import images_under
 from .imageio import BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
+from .layout import built_aside
 
 RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", "kind", "target", "layout",
                "level", "scene", "status", "source_sha256"]

@@ -60,7 +60,7 @@ VARIANT_LABELS: dict[str, str] = {
 
 def paper_variants() -> dict[str, tuple[str, Any]]:
     """The paper's configurations, whatever ``params.yaml`` holds: Table 5 rows, Table 6 columns,
-    baselines. Keys match the run names of :mod:`fdr.runs` (``fdrnet``, ``nofdm``, ``noaux``,
+    baselines. Keys match the run names of :mod:`fdr.config.runs` (``fdrnet``, ``nofdm``, ``noaux``,
     ``fl<N>``, ``ch<N>``, ``dncnn``, ``owan``)."""
     base = ModelConfig()
     out: dict[str, tuple[str, Any]] = {

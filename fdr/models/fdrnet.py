@@ -32,7 +32,7 @@ FD-layer 10,304; FA-layer 18,496·m + 162 + 1,056; aux 18,496·a; fusion 580 + 1
 process-module ResBlocks m in 0..4, aux ResBlocks a in 0..7, CA ratio r in {4, 8, 16} and 1x1 / 3x3
 fusion and T convolutions, minimising the largest relative error against Table 5 (1.66M, 1.62M,
 1.21M), gives P = 7, m = 2, a = 3, r = 16, 3x3 fusion and T convolutions
-(``tests/test_models_sizes.py`` checks the closed form and repeats the search):
+(``tests/models/test_models_sizes.py`` checks the closed form and repeats the search):
 
     FDM + Aux   1,671,753  (+0.71 %)
     Aux only    1,623,999  (+0.25 %)

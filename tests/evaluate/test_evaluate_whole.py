@@ -1,0 +1,141 @@
+"""Whole-image evaluation (Table 2 as the paper scores DID-HY): one forward pass per image, scores of the whole
+image, and Table 2 of the report reading them with the per-patch scores beside."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from fdr import config
+from fdr.config import ConfigError
+from fdr.evaluate.whole import evaluate_images, image_pairs
+from fdr.report import document as report
+from stages.evaluate_whole import main as whole_main
+from tests.helpers import metrics_for, tiny_checkpoint, write_workspace
+
+
+def _psnr(out: np.ndarray, gt: np.ndarray) -> float:
+    """PSNR of two images in [0, 1], restated: 10 log10(1 / MSE) over every pixel and channel."""
+    return float(10 * np.log10(1.0 / np.mean((out.astype(np.float64) - gt) ** 2)))
+
+
+def write_track(root, track="didhy", sizes=((48, 64), (40, 40), (56, 72)), seed=0):
+    """``root/synth/<track>_test``: one pair per size (input = target + noise) and its manifest."""
+    folder = root / "synth" / f"{track}_test"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, (h, w) in enumerate(sizes):
+        gt = rng.integers(40, 216, (h, w, 3), dtype=np.uint8)
+        inp = np.clip(gt + rng.normal(0, 12, gt.shape), 0, 255).astype(np.uint8)
+        for name, arr in (("in", inp), ("gt", gt)):
+            Image.fromarray(arr).save(folder / f"{k:05d}_{name}.png")
+        rows.append({"set": f"{track}_test", "input": f"synth/{track}_test/{k:05d}_in.png",
+                     "target": f"synth/{track}_test/{k:05d}_gt.png"})
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return folder
+
+
+class GlobalMean(torch.nn.Module):
+    """Output = input - its image-wide mean + 0.5: a result that depends on every pixel of the image, as channel
+    attention does; scoring patches or tiles instead of the whole image changes it."""
+
+    def forward(self, x):
+        return x - x.mean(dim=(1, 2, 3), keepdim=True) + 0.5
+
+
+def _read(path) -> np.ndarray:
+    return np.asarray(Image.open(path), dtype=np.float64) / 255.0
+
+
+def test_each_image_is_scored_whole_in_one_pass(tmp_path):
+    write_track(tmp_path)
+    pairs = image_pairs(tmp_path, "didhy")
+    means, per = evaluate_images(GlobalMean(), pairs)
+    expect = []
+    for inp, gt in pairs:
+        x = _read(inp)
+        expect.append(_psnr(np.clip(x - x.mean() + 0.5, 0, 1), _read(gt)))
+    assert means["images"] == 3 and "patches" not in means
+    np.testing.assert_allclose(per["psnr"], expect, rtol=0, atol=1e-4)
+    assert means["psnr"] == pytest.approx(np.mean(expect), abs=1e-4)
+    # the input row: the distorted image itself against its target
+    means, per = evaluate_images(None, pairs)
+    np.testing.assert_allclose(per["psnr"], [_psnr(_read(i), _read(g)) for i, g in pairs], rtol=0, atol=1e-5)
+
+
+def test_an_evenly_spaced_subset_and_clear_errors(tmp_path):
+    write_track(tmp_path, sizes=((32, 32),) * 5)
+    names = [p[0].name for p in image_pairs(tmp_path, "didhy", max_images=3)]
+    assert names == ["00000_in.png", "00002_in.png", "00004_in.png"]
+    assert len(image_pairs(tmp_path, "didhy", max_images=0)) == 5
+    with pytest.raises(FileNotFoundError, match="derain_test/manifest.csv: missing"):
+        image_pairs(tmp_path, "derain")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "synth" / "didhy_test" / "00001_gt.png")
+    with pytest.raises(ValueError, match="00001_in.png: 32x32 pixels, its target .*16x16"):
+        evaluate_images(None, image_pairs(tmp_path, "didhy"))
+
+
+def _params(tmp_path, runs, whole_runs, images=2):
+    tree = {"data": {"root": str(tmp_path / "data")}, "train": {"device": "cpu"},
+            "model": {"channels": 4, "n_flayers": 1, "phases": 1, "pm_blocks": 1, "aux_blocks": 1, "ca_reduction": 4},
+            "runs": runs, "ablations": {"reference": "didhy_fdrnet"},
+            "evaluate": {"whole": {"runs": whole_runs, "images": images}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+RUNS = {"fdrnet": {"model": "model", "train": "train", "val": "test_moderate"},
+        "didhy_fdrnet": {"model": "model", "train": "didhy_train", "val": "didhy_test"}}
+
+
+def test_stage_scores_a_trained_run_and_the_input_on_their_track(tmp_path):
+    write_track(tmp_path / "data", sizes=((40, 48), (36, 36), (44, 40)))
+    params = _params(tmp_path, RUNS, ["didhy_fdrnet"])
+    net = tiny_checkpoint(tmp_path / "models" / "didhy_fdrnet" / "checkpoint.pt", channels=4, n_flayers=1,
+                          phases=1, pm_blocks=1, aux_blocks=1, ca_reduction=4)
+    out, per = tmp_path / "whole", tmp_path / "per_image"
+    for run in ("didhy_fdrnet", "input"):
+        assert whole_main([run, "--params", str(params), "--models", str(tmp_path / "models"), "--out", str(out),
+                           "--per-image", str(per), "--no-progress"]) == 0
+    got = json.loads((out / "didhy_fdrnet.json").read_text())["didhy"]
+    pairs = image_pairs(tmp_path / "data", "didhy", 2)  # images: 2 of 3 -> the first and the last
+    expect = []
+    with torch.no_grad():
+        for inp, gt in pairs:
+            x = torch.from_numpy(_read(inp)).permute(2, 0, 1)[None].float()
+            y = net.eval()(x)[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
+            expect.append(_psnr(y, _read(gt)))
+    assert got["images"] == 2 and got["psnr"] == pytest.approx(np.mean(expect), abs=1e-3)
+    with np.load(per / "input.npz") as z:
+        assert z["didhy/psnr"].shape == (2,)
+    # a run that is not scored on a track's whole images is refused when the parameters are read
+    with pytest.raises(ConfigError, match=r"evaluate.whole.runs\[0\]: expected a row of runs trained on a track"):
+        config.load(_params(tmp_path, RUNS, ["fdrnet"]))
+
+
+def test_table_2_reads_the_whole_images_and_keeps_the_patches_beside(tmp_path):
+    runs = {r: metrics_for(b, ("didhy",)) for r, b in (("didhy_fdrnet", 25.0), ("didhy_dncnn", 23.0),
+                                                          ("input", 20.0))}
+    write_workspace(tmp_path, runs)
+    whole = {"didhy_fdrnet": 27.0, "didhy_dncnn": 24.5, "input": 21.5}
+    folder, per_image = tmp_path / "reports" / "metrics" / "whole", tmp_path / "reports" / "per_image"
+    folder.mkdir()
+    per_image.mkdir()
+    for k, (run, psnr) in enumerate(whole.items()):
+        (folder / f"{run}.json").write_text(json.dumps({"didhy": {"psnr": psnr, "ssim": 0.6, "images": 4}}))
+        values = np.random.default_rng(k).normal(0, 0.1, 4)
+        np.savez(per_image / f"{run}.npz", **{"didhy/psnr": psnr + values - values.mean(), "didhy/ssim": np.full(4, 0.6)})
+    text = report.render(report.collect(tmp_path, count_paper_params=False))
+    t2 = text[text.index("## Table 2"):text.index("## Table 3")]
+    fdr_row = next(line for line in t2.splitlines() if line.startswith("| FDR-Net (Ours)"))
+    assert "24.97 / 27.00 (+2.03)" in fdr_row and fdr_row.endswith("| 26.00 | 0.5100 |")  # per patch beside
+    assert "Ours on whole test images" in t2 and "(4 images" in t2
+    effects = text[text.index("## Effects with intervals"):]
+    assert "| `didhy_fdrnet` − `didhy_dncnn` | didhy_image | +2.50 |" in effects
+    assert "| `didhy_fdrnet` − `didhy_dncnn` | didhy | +2.00 |" in effects
+    assert "over the distorted input (95% interval" in text and " 4 images): higher" in text

@@ -1,0 +1,27 @@
+"""CI regression of the reported PSNR: a tiny seeded pipeline run (FDR-Net, DnCNN, OWAN on every test level)
+against a committed reference, with a tolerance set from the measured run-to-run spread (none: same seed and
+machine give the same bits) and margins over the input that the broken models of scripts/mutations.py miss."""
+import json
+
+import pytest
+
+from tests import e2e
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_matches_reference_and_beats_input(tmp_path):
+    result = e2e.run(tmp_path)
+    reference = json.loads(e2e.REFERENCE.read_text())
+    assert set(result) == set(reference) and set(result["input"]) == {"mild", "moderate", "severe"}
+    for level, want in reference["input"].items():  # the data are regenerated from params: equal to rounding
+        assert result["input"][level]["psnr"] == pytest.approx(want["psnr"], abs=1e-6), level
+    for run, arch in e2e.tested_runs(e2e.configuration()).items():
+        for level, want in reference[run].items():
+            got = result[run][level]
+            assert got["patches"] == want["patches"]
+            assert abs(got["psnr"] - want["psnr"]) <= e2e.TOLERANCE_DB, (
+                f"{run} {level}: PSNR {got['psnr']:.4f} dB vs reference {want['psnr']:.4f} dB (tolerance "
+                f"{e2e.TOLERANCE_DB} dB); if the change is intended, run `python -m tests.e2e --update` and commit "
+                "tests/reference/e2e.json")
+            # a model that does not beat its own input at every level is broken, whatever the reference says
+            assert got["psnr"] - result["input"][level]["psnr"] >= e2e.MARGIN_DB[arch], (run, level)
