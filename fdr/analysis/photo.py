@@ -2,8 +2,9 @@
 
 The first test photo of the raw manifest (never trained on) gets one draw of the training level's hybrid
 distortion at x1 (``degrade.draw_params`` / ``distort_planar``, seeded), then the trained FDR-Net restores it
-with :func:`fdr.evaluate.restore.restore_array` (256-pixel tiles, 16-pixel overlap: ``fdr restore``'s defaults). The
-figure shows clean / distorted / restored with each one's PSNR against the clean photo.
+with :func:`fdr.evaluate.restore.restore_array` in the model's own window (``fdr restore``'s default,
+:func:`fdr.evaluate.restore.window_of`). The figure shows clean / distorted / restored with each one's PSNR against
+the clean photo.
 """
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from fdr.data import degrade
 from fdr.data.imageio import read_rgb, to_float
 from fdr.data.sources import read_raw_manifest
 from fdr.evaluate.metrics import psnr
-from fdr.evaluate.restore import restore_array
+from fdr.evaluate.restore import restore_array, window_of
 from fdr.plotting import pyplot, save_figure
 
 
-def restore_example(cfg, model, device, path: Path) -> dict:
+def restore_example(cfg, model, meta: dict, device, path: Path) -> dict:
     """Distort and restore the first held-out photo; write the figure to ``path``; return the numbers."""
     try:
         raw = read_raw_manifest(Path(cfg.data.root))
@@ -33,7 +34,8 @@ def restore_example(cfg, model, device, path: Path) -> dict:
     rng = np.random.default_rng(cfg.seed)
     p = degrade.draw_params(cfg.synthesis.train_level, rng, cfg.synthesis)
     distorted = degrade.distort_planar(np.ascontiguousarray(clean.transpose(2, 0, 1)), p, rng, cfg.synthesis)
-    restored = restore_array(model, distorted, tile=256, overlap=16, device=device)
+    tile, overlap = window_of(meta)
+    restored = restore_array(model, distorted, tile=tile, overlap=overlap, device=device)
     values = {name: psnr(to_float(img), to_float(clean)) for name, img in (("distorted", distorted),
                                                                              ("restored", restored))}
     plt = pyplot()

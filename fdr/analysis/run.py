@@ -79,7 +79,7 @@ def analyze(cfg, models_dir: Path, figures_dir: Path, metrics_path: Path, paper_
     metrics["disentanglement"] = _disentanglement(cfg, models_dir, x_gt, loader, device, batch)
     grid_summary = _grids(cfg, model, models_dir, figures_dir, patches, loader, device)
     highlight = [main] + [r for r in with_role(cfg, "baseline") if cfg.runs[r].track == "hybrid"]
-    metrics["restore_example"] = restore_example(cfg, model, device, figures_dir / "restore_example.png")
+    metrics["restore_example"] = restore_example(cfg, model, meta, device, figures_dir / "restore_example.png")
 
     # Training curves of every run
     last = curves.plot_curves(curves.discover(models_dir), figures_dir / "curves.png",

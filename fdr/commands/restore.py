@@ -18,13 +18,12 @@ from tqdm import tqdm
 
 from fdr.config import DataConfig
 from fdr.data.imageio import IMAGE_SUFFIXES, BadImage, read_rgb, write_image
-from fdr.evaluate.restore import count_tiles, restore_array
+from fdr.evaluate.restore import MIN_TILE, count_tiles, restore_array, window_of
 from fdr.tensors import choose_device
 from fdr.train.checkpoint import DEFAULT_CHECKPOINT, load_model
 
 HELP = "restore photos (files or folders) with a trained model, tile by tile"
 MAX_PIXELS = DataConfig.max_pixels  # the same limit as the pipeline's data.max_pixels default
-MIN_TILE = 32  # smaller tiles give the network almost no context and multiply the tile count
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,8 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, default=None,
                    help=f"trained model (default: {DEFAULT_CHECKPOINT}, written by `dvc repro`)")
     p.add_argument("-o", "--output", type=Path, default=Path("restored"), help="output folder (default: restored)")
-    p.add_argument("--tile", type=int, default=256, help="tile size in pixels; 0 = whole image at once (default 256)")
-    p.add_argument("--overlap", type=int, default=16, help="tile overlap in pixels (default 16)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="tile size in pixels; 0 = whole image at once (default: the model's own, from the window it "
+                        "was trained on)")
+    p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: a quarter of the tile)")
     p.add_argument("--ext", default="png", help="output format by extension: png (default), jpg, tif, webp, ...")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
@@ -68,9 +69,9 @@ def collect(inputs: list[str], output: Path | None = None) -> tuple[list[tuple[P
 
 def check_options(args: argparse.Namespace) -> None:
     """Numeric options and the output folder, checked before the model is loaded or any image read."""
-    if args.tile != 0 and args.tile < MIN_TILE:
+    if args.tile is not None and args.tile != 0 and args.tile < MIN_TILE:
         raise ValueError(f"--tile: expected 0 (whole image) or at least {MIN_TILE} pixels, got {args.tile}")
-    if args.tile > 0 and not 0 <= args.overlap < args.tile:
+    if args.tile and args.overlap is not None and not 0 <= args.overlap < args.tile:
         raise ValueError(f"--overlap: expected 0 <= overlap < tile ({args.tile}), got {args.overlap}")
     if args.max_pixels < 1:
         raise ValueError(f"--max-pixels: expected a pixel count >= 1, got {args.max_pixels}")
@@ -80,6 +81,17 @@ def check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {args.output}: cannot create the output folder ({exc.strerror or exc})") from None
     if not os.access(args.output, os.W_OK | os.X_OK):
         raise ValueError(f"-o {args.output}: the output folder is not writable")
+
+
+def choose_window(args: argparse.Namespace, meta: dict) -> tuple[int, int]:
+    """The tile and overlap: given ones, else the model's own (:func:`fdr.evaluate.restore.window_of`); says which."""
+    tile, overlap = window_of(meta) if args.tile is None else (args.tile, args.overlap)
+    overlap = tile // 4 if overlap is None else overlap
+    how = "given" if args.tile is not None else f"the model's own: trained on {meta.get('window', '?')}-pixel windows"
+    if not args.quiet:
+        print(f"restoring {'whole images' if tile == 0 else f'in {tile}-pixel tiles overlapping by {overlap}'} "
+              f"({how})", file=sys.stderr)
+    return tile, overlap
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     device = choose_device(args.device)
     model, meta = load_model(ckpt, map_location="cpu")
     model.to(device)
+    args.tile, args.overlap = choose_window(args, meta)
 
     jobs, failures = collect(args.inputs, args.output)
     total = len(jobs) + len(failures)

@@ -53,6 +53,10 @@ class Config:
             require(row is not None and row.train.endswith("_train") and row.train != "train",
                     "evaluate.whole", f"runs[{i}]", "a row of runs trained on a track with whole test images "
                     f"({', '.join(f'{t}_train' for t in TRACKS)})", name)
+        for i, name in enumerate(self.evaluate.photos.runs):  # dvc.yaml's evaluate-photos stage runs these
+            row = self.runs.get(name)
+            require(row is not None and row.train == "train", "evaluate.photos", f"runs[{i}]",
+                    "a row of runs trained on the hybrid set (train): the photo test restores hybrid distortions", name)
         ref = self.ablations.reference
         if not ref:
             require(not (self.ablations.flayers or self.ablations.channels), "ablations", "reference",

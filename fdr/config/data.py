@@ -119,6 +119,20 @@ class CopiesConfig:
 
 
 @dataclass(frozen=True)
+class PaletteConfig:
+    """Colour augmentation of the synthetic training sets (:mod:`fdr.data.palette`), applied to the clean image
+    before it is distorted: copy 0 of each training image keeps its colours, every further copy
+    (``synthesis.copies``) gets a random channel order, hue rotation and saturation factor."""
+
+    train: bool = False  # recolour copies >= 1 of every synthetic training image (the paper: no augmentation)
+    saturation: list[float] = (0.6, 1.4)  # the range of the saturation factor
+
+    def validate(self, path: str) -> None:
+        s = self.saturation
+        require(len(s) == 2 and 0 <= s[0] <= s[1], path, "saturation", "[low, high] with 0 <= low <= high", s)
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     """Hybrid-distortion synthesis (RL-Restore protocol): blur -> noise -> JPEG, 10 levels each.
 
@@ -143,6 +157,7 @@ class SynthConfig:
     single: bool = True  # also build single-distortion tracks (deblur, derain)
     draws: Literal["image", "patch"] = "image"  # one level triple per image and scale, or per crop window
     copies: CopiesConfig = field(default_factory=CopiesConfig)
+    palettes: PaletteConfig = field(default_factory=PaletteConfig)
 
     def validate(self, path: str) -> None:
         require(self.blur_sigma_step > 0, path, "blur_sigma_step", "a number > 0", self.blur_sigma_step)

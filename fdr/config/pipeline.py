@@ -19,6 +19,41 @@ class WholeConfig:
 
 
 @dataclass(frozen=True)
+class PaletteSpec:
+    """One palette of the held-out photo test (:mod:`fdr.data.palette`): a channel order, a hue rotation in
+    degrees and a saturation factor."""
+
+    order: str = "RGB"  # output R, G, B take these input channels
+    hue: float = 0.0
+    saturation: float = 1.0
+
+    @property
+    def label(self) -> str:
+        extra = (f"+h{self.hue:g}" if self.hue else "") + (f"+s{self.saturation:g}" if self.saturation != 1.0 else "")
+        return self.order + extra
+
+    def validate(self, path: str) -> None:
+        require(sorted(self.order) == ["B", "G", "R"], path, "order", "a permutation of RGB", self.order)
+        require(0 <= self.hue < 360, path, "hue", "degrees in [0, 360)", self.hue)
+        require(self.saturation >= 0, path, "saturation", "a number >= 0", self.saturation)
+
+
+@dataclass(frozen=True)
+class PhotosConfig:
+    """The held-out photo test (``fdr/evaluate/heldout.py``): the test photos, restored whole as ``fdr restore``
+    does, in their own colours and in other palettes; rows ``runs``, the input and the best Gaussian filter."""
+
+    runs: list[str] = ()  # trained runs of the hybrid track (params.yaml: the main model and its baselines)
+    palettes: list[PaletteSpec] = (PaletteSpec(),)
+
+    def validate(self, path: str) -> None:
+        require(len(self.palettes) >= 1, path, "palettes", "at least one palette (RGB: the photos' own colours)",
+                self.palettes)
+        labels = [p.label for p in self.palettes]
+        require(len(set(labels)) == len(labels), path, "palettes", "distinct palettes", labels)
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """Evaluation (OWAN protocol: RGB, clip to [0, 1], no rounding, per 63x63 patch, averaged; ``whole``: per
     whole image)."""
@@ -26,6 +61,7 @@ class EvalConfig:
     batch_size: int = 64
     max_patches: int = 0  # per test set; 0 = all
     whole: WholeConfig = field(default_factory=WholeConfig)
+    photos: PhotosConfig = field(default_factory=PhotosConfig)
 
     def validate(self, path: str) -> None:
         require(self.batch_size >= 1, path, "batch_size", "an integer >= 1", self.batch_size)

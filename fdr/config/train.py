@@ -19,6 +19,7 @@ class TrainConfig:
     beta: float = 1e-5  # SVDO weight (Eq. 8)
     svdo: Literal["literal", "unsquared", "normalized", "unsquared_normalized"] = "unsquared"  # reading of Eq. 5 (fdr.train.losses)
     crop: int = 0  # random crop of training patches (0 = use the whole patch)
+    augment: Literal["none", "dihedral"] = "none"  # dihedral: random flips / 90-degree rotations (the paper: none)
     checkpoint_every: int = 1000  # also written at the last iteration
     log_every: int = 100  # DVCLive: mean training loss and learning rate every this many iterations
     val_every: int = 1000  # DVCLive: validation PSNR/SSIM every this many iterations (and at the end)

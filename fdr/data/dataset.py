@@ -33,10 +33,13 @@ class PatchDataset(Dataset):
 
     ``crop > 0``: a random ``crop`` x ``crop`` window, the same for input and target, drawn from
     ``default_rng((seed, epoch, i))`` so it is reproducible and independent of worker assignment; advance the
-    epoch with :meth:`set_epoch`. The trainer converts with ``x.float().div_(255)``.
+    epoch with :meth:`set_epoch`. ``augment="dihedral"``: then one of the 8 flips / 90-degree rotations of the
+    square, drawn from the same generator, the same for input and target (the distortions of the protocol are
+    isotropic, so every transform of a training pair is another valid pair). The trainer converts with
+    ``x.float().div_(255)``.
     """
 
-    def __init__(self, folder, crop: int = 0, seed: int = 0):
+    def __init__(self, folder, crop: int = 0, seed: int = 0, augment: str = "none"):
         self.folder = Path(folder)
         layouts = []
         for name in ("input.npy", "target.npy"):
@@ -53,7 +56,9 @@ class PatchDataset(Dataset):
         self._item_bytes = self.patch * self.patch * 3
         if crop < 0 or crop > self.patch:
             raise ValueError(f"crop: expected 0..{self.patch} (patch size), got {crop}")
-        self.crop, self.seed, self.epoch = crop, seed, 0
+        if augment not in ("none", "dihedral"):
+            raise ValueError(f"train.augment: expected none or dihedral, got {augment!r}")
+        self.crop, self.seed, self.epoch, self.augment = crop, seed, 0, augment
         self._fds = None
         self._maps = None
 
@@ -100,13 +105,23 @@ class PatchDataset(Dataset):
             raise IndexError(f"patch index {i} out of range for {self.n} patches")
         i = int(i) % self.n
         a, b = self._read(i)
+        rng = np.random.default_rng((self.seed, self.epoch, i)) if self.crop or self.augment != "none" else None
         if self.crop:
-            rng = np.random.default_rng((self.seed, self.epoch, i))
             y, x = rng.integers(0, self.patch - self.crop + 1, size=2)
             a = a[y:y + self.crop, x:x + self.crop]
             b = b[y:y + self.crop, x:x + self.crop]
+        if self.augment == "dihedral":
+            k = int(rng.integers(8))
+            a, b = dihedral(a, k), dihedral(b, k)
         return (torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))),
                 torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1))))
+
+
+def dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """Transform ``k`` (0..7) of the square's symmetry group on an H x W x C image: ``k % 4`` quarter turns, then
+    a left-right flip when ``k >= 4`` (0 is the identity)."""
+    out = np.rot90(img, k % 4, axes=(0, 1))
+    return out[:, ::-1] if k >= 4 else out
 
 
 class BatchOrder:

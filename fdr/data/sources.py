@@ -46,7 +46,7 @@ RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", 
 class EmbeddedImage:
     name: str
     scene: str
-    package: str  # "scikit-image" or "matplotlib"
+    package: str  # "scikit-image", "matplotlib" or "scikit-learn"
     file: str
     natural: bool  # photograph of an everyday scene (vs scientific imaging)
 
@@ -59,11 +59,13 @@ EMBEDDED = (
     EmbeddedImage("motorcycle_left", "motorcycle", "scikit-image", "motorcycle_left.png", True),
     EmbeddedImage("motorcycle_right", "motorcycle", "scikit-image", "motorcycle_right.png", True),
     EmbeddedImage("grace_hopper", "grace_hopper", "matplotlib", "grace_hopper.jpg", True),
+    EmbeddedImage("china", "china", "scikit-learn", "china.jpg", True),
+    EmbeddedImage("flower", "flower", "scikit-learn", "flower.jpg", True),
     EmbeddedImage("hubble_deep_field", "hubble_deep_field", "scikit-image", "hubble_deep_field.jpg", False),
     EmbeddedImage("immunohistochemistry", "immunohistochemistry", "scikit-image", "ihc.png", False),
     EmbeddedImage("retina", "retina", "scikit-image", "retina.jpg", False),
 )
-TEST_PREFERENCE = ("coffee", "chelsea", "astronaut", "rocket", "motorcycle", "grace_hopper",
+TEST_PREFERENCE = ("coffee", "chelsea", "astronaut", "rocket", "motorcycle", "grace_hopper", "china", "flower",
                    "hubble_deep_field", "immunohistochemistry", "retina")
 
 
@@ -72,6 +74,10 @@ def embedded_file(img: EmbeddedImage) -> Path:
         import matplotlib
 
         return Path(matplotlib.get_data_path()) / "sample_data" / img.file
+    if img.package == "scikit-learn":
+        import sklearn.datasets
+
+        return Path(sklearn.datasets.__file__).parent / "images" / img.file
     import skimage.data
 
     return Path(skimage.data.data_dir) / img.file

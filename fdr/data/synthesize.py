@@ -42,7 +42,7 @@ from PIL import Image
 from fdr.atomic import write_json
 from fdr.config import Config
 
-from . import degrade, rain_motion
+from . import degrade, palette, rain_motion
 from .imageio import BadImage, quantize, read_rgb, to_float, write_png
 from .layout import SET_KEYS, built_aside
 from .patches import grid
@@ -54,7 +54,8 @@ MANIFEST_COLUMNS = [
     "patch_x", "height", "width",
     "level", "k", "m", "n", "severity", "blur_sigma", "noise_sigma", "jpeg_quality", "jpeg_quality_drawn",
     "rain_class", "rain_density", "rain_length", "rain_angle", "rain_alpha", "rain_width",
-    "motion_length", "motion_angle", "seed", "spawn_key", "input", "target", "input_box", "target_box",
+    "motion_length", "motion_angle", "palette_order", "palette_hue", "palette_saturation", "seed", "spawn_key",
+    "input", "target", "input_box", "target_box",
 ]
 
 
@@ -217,28 +218,46 @@ class _Writer:
                               target=(self.rel / f"{sample}_gt.png").as_posix(), **kw))
 
 
+def palettes_of(task: Task, cfg: Config) -> list[palette.Palette]:
+    """The palette of each copy: the image's own colours, then (training sets with ``synthesis.palettes.train``)
+    a random one per further copy, from a generator of its own (spawn key + (1,)), so the draws of the distortions
+    and the copies in the image's own colours are the same with and without recoloured copies."""
+    syn = cfg.synthesis
+    if not (syn.palettes.train and task.split == "train" and task.track != "released"):
+        return [palette.Palette()] * task.copies
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=_spawn_key(task.set, task.index) + (1,)))
+    return [palette.Palette()] + [palette.draw(rng, tuple(syn.palettes.saturation)) for _ in range(task.copies - 1)]
+
+
+def recoloured(planes: np.ndarray, p: palette.Palette) -> np.ndarray:
+    """float planes in ``p`` as an 8-bit image (the clean target), H x W x 3."""
+    return to_u8(palette.apply(planes.transpose(1, 2, 0), p).transpose(2, 0, 1))
+
+
 def _hybrid(task: Task, syn, clean: np.ndarray, clean_u8: np.ndarray, rng, writer: _Writer) -> None:
-    """Every scale of the image (cumulative bicubic) and copy: one level triple drawn per image (the protocol,
-    §4.1) or per crop window (``synthesis.draws: patch``)."""
+    """Every scale of the image (cumulative bicubic) and copy (in its palette): one level triple drawn per image
+    (the protocol, §4.1) or per crop window (``synthesis.draws: patch``)."""
     cur, prev, patch = clean, 1.0, writer.cfg.crop.patch
+    palettes = palettes_of(task, writer.cfg)
     for k, s in enumerate(task.scales):
         cur, prev = scaled(cur, s / prev), s
         if min(cur.shape[1:]) < patch:
             continue  # this scale yields no patch (the generator's loop produces none either)
         exact = cur is clean and syn.base_scale == 1.0  # the 8-bit photo itself at x1: no float round trip
-        src, gt = (np.ascontiguousarray(clean_u8.transpose(2, 0, 1)), clean_u8) if exact else (cur, to_u8(cur))
-        for c in range(task.copies):
-            name = f"{writer.base}-s{k}-c{c}"
+        for c, pal in enumerate(palettes):
+            gt = (clean_u8 if exact else to_u8(cur)) if pal.identity else recoloured(cur, pal)
+            src = np.ascontiguousarray(gt.transpose(2, 0, 1)) if exact or not pal.identity else cur
+            name, extra = f"{writer.base}-s{k}-c{c}", {} if pal.identity else pal.record()
             if syn.draws == "image":
                 p = degrade.draw_params(task.level, rng, syn)
                 writer.emit(name, degrade.distort_planar(src, p, rng, syn), gt, scale_index=k, scale=s, copy=c,
-                            **_params_record(p, task.level))
+                            **_params_record(p, task.level), **extra)
                 continue
             for y, x in zip(*grid(gt.shape[0], gt.shape[1], patch, writer.cfg.crop.stride)):
                 p = degrade.draw_params(task.level, rng, syn)
                 inp = distort_window(src, int(y), int(x), patch, p, rng, syn)
                 writer.emit(f"{name}-y{y}-x{x}", inp, gt[y:y + patch, x:x + patch], scale_index=k, scale=s, copy=c,
-                            patch_y=int(y), patch_x=int(x), **_params_record(p, task.level))
+                            patch_y=int(y), patch_x=int(x), **_params_record(p, task.level), **extra)
 
 
 JPEG_GRID = 16  # the 4:2:0 JPEG's 16 x 16 macroblocks: context windows start on the image's grid of them
@@ -263,8 +282,11 @@ def _scene(task: Task, syn, clean: np.ndarray, degraded, rng, writer: _Writer) -
     or motion blur (deblur) when the data set gives no distorted image, then blur/noise/JPEG for DID-HY."""
     gt = scene_view(clean, syn.didhy_size)
     given = scene_view(degraded, syn.didhy_size) if degraded is not None else gt
-    for c in range(task.copies):
-        src, extra = given, {"copy": c}
+    for c, pal in enumerate(palettes_of(task, writer.cfg)):
+        src, target, extra = given, gt, {"copy": c, **({} if pal.identity else pal.record())}
+        if not pal.identity:  # recoloured as an 8-bit photo of the new colours (the paired image alike)
+            target = planar01(recoloured(gt, pal))
+            src = target if degraded is None else planar01(recoloured(given, pal))
         if task.track in ("didhy", "derain") and degraded is None:
             rp = rain_motion.draw_rain(rng)
             src = rain_motion.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
@@ -279,7 +301,7 @@ def _scene(task: Task, syn, clean: np.ndarray, degraded, rng, writer: _Writer) -
             extra.update(_params_record(p, task.level))
         else:
             inp = to_u8(src)
-        writer.emit(f"{writer.base}-c{c}", inp, to_u8(gt), scale_index=0, scale=1.0, **extra)
+        writer.emit(f"{writer.base}-c{c}", inp, to_u8(target), scale_index=0, scale=1.0, **extra)
 
 
 # ---------------------------------------------------------------------------------------------- plan

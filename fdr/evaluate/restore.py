@@ -25,6 +25,25 @@ from torch import nn
 from fdr.data.imageio import quantize
 from fdr.tensors import from_images
 
+# Restore tile side per architecture, in training windows (0: the whole image in one pass), chosen by measurement
+# on photos no model saw (reports/choices.md, "Restoring photos"): models whose attention pools over their input see
+# the statistics they were trained on in tiles of a few training windows; DnCNN is fully convolutional.
+TILE_WINDOWS = {"fdrnet": 4, "owan": 4, "dncnn": 0}
+MIN_TILE = 32  # smaller tiles give the network almost no context and multiply the tile count
+
+
+def window_of(meta: dict) -> tuple[int, int]:
+    """``(tile, overlap)`` that ``fdr restore`` uses by default for the model of checkpoint ``meta``: a tile of
+    :data:`TILE_WINDOWS` training windows (the checkpoint's ``window``, else its configuration's ``train.crop`` or
+    ``crop.patch``) overlapping by a quarter of it, or ``(0, 0)``: the whole image."""
+    cfg = meta.get("config") or {}
+    window = meta.get("window") or (cfg.get("train") or {}).get("crop") or (cfg.get("crop") or {}).get("patch") or 0
+    factor = TILE_WINDOWS.get(meta.get("model_name"), 0)
+    if not window or not factor:
+        return 0, 0
+    tile = max(MIN_TILE, factor * int(window))
+    return tile, tile // 4
+
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Window start offsets along one axis: stride ``tile - overlap``, the last window flush with the end."""

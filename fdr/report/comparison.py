@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from fdr.config.runs import INPUT, answers, replicas
+from fdr.config.runs import INPUT, answers, replica_of, replicas
 from fdr.report.paper import (
     ABLATION_TABLES,
     PAPER_DATA,
@@ -299,8 +299,18 @@ class Comparison:
         return [row for (table, row), run in self.mine.items() if run == self.reference and table in ABLATION_TABLES]
 
     @property
-    def spread(self) -> dict:
-        return seed_spread(self.ours, replicas(self.cfg, self.reference) if self.reference else [])
+    def spreads(self) -> dict:
+        """``{run: seed_spread}`` of every row of the run table that has seed replicas."""
+        if self.cfg is None:
+            return {}
+        heads = [r for r in self.cfg.runs if len(replicas(self.cfg, r)) > 1 and replica_of(self.cfg.runs, r) is None]
+        return {r: seed_spread(self.ours, replicas(self.cfg, r)) for r in heads}
+
+    @property
+    def pooled_std(self) -> Optional[float]:
+        from fdr.report.effects import pooled_seed_std
+
+        return pooled_seed_std(self.cfg, self.ours) if self.cfg is not None else None
 
     def effects(self) -> list:
         """Every difference the report states, with its paired interval and verdict (:mod:`fdr.report.effects`)."""

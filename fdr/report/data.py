@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from fdr.provenance import git_revision, machine
+from fdr.report import photos
 from fdr.report.comparison import Comparison
 from fdr.report.comparison import load as load_comparison
 from fdr.report.paper import PAPER_DIR, load_fig8
@@ -23,14 +24,11 @@ class ReportData:
     paper_config_params: dict = field(default_factory=dict)  # run -> parameter count at the paper's configuration
     figures: dict = field(default_factory=dict)  # name -> path relative to the report
     effects: list = field(default_factory=list)  # fdr.report.effects.Effect rows: every stated difference
+    photos: dict = field(default_factory=dict)  # the held-out photo test per row (fdr.report.photos)
 
     @property
     def summaries(self) -> dict:
         return self.comparison.summaries
-
-    @property
-    def spread(self) -> dict:
-        return self.comparison.spread
 
     @property
     def params(self) -> Optional[dict]:
@@ -39,7 +37,6 @@ class ReportData:
     @property
     def analysis(self) -> Optional[dict]:
         return self.comparison.analysis
-
 
 
 def paper_config_params() -> dict:
@@ -62,6 +59,7 @@ def collect(root: str | Path = ".", params_path: str = "params.yaml", count_pape
         paper_config_params=paper_config_params() if count_paper_params else {},
     )
     data.effects = data.comparison.effects()
+    data.photos = photos.load(root)
     for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe", "restore_example"):
         if (root / "reports" / "figures" / "analysis" / f"{name}.png").is_file():
             data.figures[name] = f"figures/analysis/{name}.png"

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from fdr.atomic import write_text
-from fdr.report import probe
+from fdr.report import photos, probe
 from fdr.report.cells import get, note_lines
 from fdr.report.data import ReportData, collect
 from fdr.report.figures import plot_ablations, plot_table1
@@ -45,6 +45,8 @@ def render(data: ReportData) -> str:
              "Hybrid-distorted Image Restoration*, ECCV 2020.", ""]
     lines += note_lines(data)
     lines += section_setup(data) + section_findings(data, data.effects) + section_effects(data.effects)
+    levels = list(data.comparison.cfg.synthesis.test_levels) if data.comparison.cfg is not None else []
+    lines += photos.section(data.photos, levels)
     if "table1" in data.figures:
         lines += [f"![paper vs ours, Table 1]({data.figures['table1']})", ""]
     for name in ("table1", "table2", "table3", "table4"):

@@ -51,8 +51,8 @@ def plot_table1(data: ReportData, path: Path) -> bool:
 
 
 def plot_ablations(data: ReportData, path: Path) -> bool:
-    """Each ablation's PSNR effect against the reference run with its 95% interval (ours), the paper's effect,
-    and the band of twice the seed std."""
+    """Each ablation's PSNR effect against the reference run with its 95% interval over seeds (or, for a single
+    run, over patches), and the paper's effect."""
     rows = [e for e in data.effects if e.kind == "ablation"]
     if not rows:
         return False
@@ -62,11 +62,16 @@ def plot_ablations(data: ReportData, path: Path) -> bool:
     paper = [e.paper for e in rows]
     ax.scatter([p for p in paper if p is not None], [k for k, p in zip(y, paper) if p is not None], marker="s",
                color="tab:gray", label="paper (DID-HY)", zorder=3)
-    ax.errorbar([e.effect for e in rows], y, xerr=[[e.effect - e.low for e in rows], [e.high - e.effect for e in rows]],
-                fmt="o", color="tab:red", capsize=3, label="ours, 95% interval over patches", zorder=4)
-    std = rows[0].seed_std
-    if std is not None:
-        ax.axvspan(-2 * std, 2 * std, color="tab:red", alpha=0.12, label="±2 seed std (ours)")
+    for seeded, colour, label in ((True, "tab:red", "ours, 95% interval over seeds"),
+                                  (False, "tab:orange", "ours, one run: 95% interval over patches")):
+        pick = [k for k, e in enumerate(rows) if (e.seeds >= 2) == seeded]
+        if not pick:
+            continue
+        lo = [rows[k].seed_low if seeded else rows[k].low for k in pick]
+        hi = [rows[k].seed_high if seeded else rows[k].high for k in pick]
+        eff = [rows[k].effect for k in pick]
+        ax.errorbar(eff, y[pick], xerr=[np.subtract(eff, lo), np.subtract(hi, eff)], fmt="o", color=colour,
+                    capsize=3, label=label, zorder=4)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, [f"{e.a} ({e.verdict})" for e in rows])
     ax.invert_yaxis()

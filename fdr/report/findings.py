@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fdr.config.runs import main_run, with_role
-from fdr.report import probe
+from fdr.report import photos, probe
 from fdr.report.cells import LEVEL_NAMES, MISSING, get
 from fdr.report.comparison import IMAGE_SUFFIX
 from fdr.report.data import ReportData
@@ -11,22 +11,33 @@ from fdr.report.tables import render as render_table
 
 def section_findings(data: ReportData, effects: list) -> list[str]:
     """Plain sentences on what came out on this data, whether or not it agrees with the paper; a sign is
-    claimed only where the interval (and the seed spread) resolves it."""
+    claimed only where training noise cannot flip it (:mod:`fdr.report.effects`)."""
     lines = ["## What came out on this data", ""]
     cfg = data.comparison.cfg
     mains = set(with_role(cfg, "main")) if cfg is not None else set()
     for e in effects:
         if e.kind == "input" and e.a in mains:
             lines.append(f"- {LEVEL_NAMES.get(e.set, e.set)}: `{e.a}` is {e.effect:+.2f} dB over the distorted input "
-                         f"(95% interval {e.low:+.2f} to {e.high:+.2f}, {e.patches} "
-                         f"{'images' if e.set.endswith(IMAGE_SUFFIX) else 'patches'}): {e.verdict}.")
+                         f"({_uncertainty(e)}): {e.verdict}.")
     broken = [e for e in effects if e.kind == "input" and e.a not in mains and e.high < 0]
     for e in broken:
         lines.append(f"- `{e.a}` scores BELOW its input on {e.set} ({e.effect:+.2f} dB): a broken baseline.")
+    lines += photos.finding(data.photos, main_run(cfg, "hybrid") if cfg is not None else None)
     lines += _findings_analysis(data) + _findings_ablations(effects)
-    if not data.spread["sets"]:
+    if not any(e.seeds >= 2 or e.noise is not None for e in effects):
         lines.append("- Seed-to-seed spread: not measured, so no difference above is shown to exceed training noise.")
     return lines + [""]
+
+
+def _uncertainty(e) -> str:
+    """The interval a verdict rests on, then the within-run one over test patches or images."""
+    unit = "images" if e.set.endswith(IMAGE_SUFFIX) else "patches"
+    within = f"within-run 95% interval over {e.patches} {unit} {e.low:+.2f} to {e.high:+.2f}"
+    if e.seeds >= 2:
+        return f"95% interval over {e.seeds} seeds {e.seed_low:+.2f} to {e.seed_high:+.2f}; {within}"
+    if e.noise is not None:
+        return f"one run each: the sign needs ±{e.margin:.2f} dB (run-to-run std {e.noise:.2f}); {within}"
+    return f"one run each, run-to-run noise not measured; {within}"
 
 
 def _change(c: dict) -> str:
@@ -75,23 +86,28 @@ def _findings_ablations(effects: list) -> list[str]:
     lines = []
     for e in (e for e in effects if e.kind == "ablation"):
         paper = f"; the paper's effect {e.paper:+.2f} dB" if e.paper is not None else "; no paper counterpart"
-        lines.append(f"- `{e.a}` vs `{e.b}` on {e.set}: {e.effect:+.2f} dB (95% interval {e.low:+.2f} to "
-                     f"{e.high:+.2f}{'' if e.seed_std is None else f', seed std {e.seed_std:.2f}'}){paper}: "
+        lines.append(f"- `{e.a}` vs `{e.b}` on {e.set}: {e.effect:+.2f} dB ({_uncertainty(e)}){paper}: "
                      f"**{e.verdict}**.")
     return lines or ["- Ablations (Tables 5–6): no ablation run of ours has numbers (not run)."]
 
 
 def section_effects(effects: list) -> list[str]:
-    """One table of every stated difference with its interval, seed spread and verdict."""
+    """One table of every stated difference with its intervals and verdict."""
     lines = ["## Effects with intervals", "",
-             "Mean over test patches of the paired PSNR difference (a − b, dB), its 95% bootstrap interval over "
-             "patches (`fdr.report.effects`), the seed spread of the ablations' reference where seeds exist, the paper's "
-             "effect where it has one, and the verdict: a sign is claimed only when the interval excludes 0 and the "
-             "difference exceeds twice the seed std.", ""]
+             "The unit of replication is a training run (`fdr.report.effects`). Δ PSNR (a − b, dB): over seeds, the "
+             "mean of the per-seed differences of the replicated runs with its 95% t interval over seeds, and a sign "
+             "is claimed only when that interval excludes 0; for single runs, the paired difference, whose sign is "
+             "claimed only when it exceeds 2.83 × the run-to-run std pooled over the seed replicas (the margin "
+             "shown). The within-run interval is the paired bootstrap over the test patches or images of one pair "
+             "of trained models: how well the test set measures these two models, not whether training again "
+             "would give the same sign.", ""]
     if not effects:
         return lines + ["No per-patch values (`reports/per_patch/`): not run.", ""]
-    body = [[f"`{e.a}` − `{e.b}`", e.set, f"{e.effect:+.2f}", f"{e.low:+.2f} … {e.high:+.2f}", str(e.patches),
-             MISSING if e.seed_std is None else f"{e.seed_std:.2f}",
+    body = [[f"`{e.a}` − `{e.b}`", e.set, f"{e.effect:+.2f}", str(e.seeds),
+             f"{e.seed_low:+.2f} … {e.seed_high:+.2f}" if e.seeds >= 2 else MISSING,
+             f"±{e.margin:.2f}" if e.margin is not None else MISSING,
+             f"{e.low:+.2f} … {e.high:+.2f} ({e.patches})",
              MISSING if e.paper is None else f"{e.paper:+.2f}", e.verdict] for e in effects]
-    return lines + render_table(["difference", "set", "Δ PSNR", "95% interval", "patches or images", "seed std",
-                                 "paper Δ", "verdict"], body) + [""]
+    return lines + render_table(["difference", "set", "Δ PSNR", "seeds", "95% interval over seeds",
+                                 "single-run margin", "within-run 95% interval (patches or images)", "paper Δ",
+                                 "verdict"], body) + [""]

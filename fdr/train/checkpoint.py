@@ -4,7 +4,8 @@ A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts only), so 
 ``torch.load(weights_only=True)``: no pickled code runs when a file is opened. Keys:
 
 - ``format`` / ``version``: ``"fdr-checkpoint"`` / :data:`VERSION`;
-- ``run``, ``model_name``, ``model_cfg`` (plain dict of :class:`fdr.config.ModelConfig`);
+- ``run``, ``model_name``, ``model_cfg`` (plain dict of :class:`fdr.config.ModelConfig`), ``window`` (the side of
+  the square patches or crops the model was trained on: :func:`fdr.evaluate.restore.window_of`);
 - ``model``, ``optimizer``, ``scheduler``, ``scaler``: ``state_dict()``s;
 - ``iteration``: optimisation steps completed;
 - ``rng``: python / numpy / torch (CPU and CUDA) generator states, ``data_order``: where the

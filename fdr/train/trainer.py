@@ -118,7 +118,7 @@ class Trainer:
             self.say(f"{run.name}: train.amp fp16 applies on CUDA only; ignored on {device} (bf16 works on both)")
         self.amp_dtype = AMP_DTYPES.get(tc.amp) if cuda or tc.amp == "bf16" else None
         # ---- data and model
-        self.dataset = PatchDataset(self.train_dir, crop=tc.crop, seed=cfg.seed)
+        self.dataset = PatchDataset(self.train_dir, crop=tc.crop, seed=cfg.seed, augment=tc.augment)
         self.order = BatchOrder(self.dataset, tc.batch_size, cfg.seed, ctx.rank, ctx.world_size)
         model = build(run.model_name, run.model_cfg, seed=cfg.seed)
         if ctx.distributed and cuda:
@@ -287,6 +287,7 @@ def checkpoint_state(t: Trainer, it: int) -> dict:
     per_epoch = t.order.per_epoch
     return {
         "run": t.run.name, "model_name": t.run.model_name, "model_cfg": to_dict(t.run.model_cfg),
+        "window": t.dataset.crop or t.dataset.patch,  # the training window: fdr restore's tiles follow it
         "model": t.model.state_dict(), "optimizer": t.optimizer.state_dict(), "scheduler": t.scheduler.state_dict(),
         "scaler": t.scaler.state_dict() if t.scaler.is_enabled() else None,
         "iteration": it, "rng": ckpt.rng_state(),

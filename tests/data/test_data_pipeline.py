@@ -53,7 +53,7 @@ def test_raw_manifest_split_by_scene(built):
     cfg, root = built
     raw = pd.read_csv(root / "raw" / "manifest.csv", keep_default_na=False)
     assert list(raw.columns[:6]) == ["name", "split", "path", "sha256", "width", "height"]
-    assert len(raw) == 10 and (raw["status"] == "ok").all()
+    assert len(raw) == 12 and (raw["status"] == "ok").all()
     for _, r in raw.iterrows():
         assert sha256_file(root / r["path"]) == r["sha256"]
         assert read_rgb(root / r["path"]).shape == (r["height"], r["width"], 3)
@@ -63,7 +63,42 @@ def test_raw_manifest_split_by_scene(built):
     assert set(raw[raw["split"] == "test"]["scene"]) == {"coffee", "chelsea"}
     assert sum(v == "test" for v in embedded_split(4).values()) == 4
     with pytest.raises(ValueError, match="data.test_count"):
-        embedded_split(9)
+        embedded_split(11)
+    assert {"china", "flower"} <= set(raw["scene"])  # scikit-learn's colour photos join scikit-image's
+
+
+def test_recoloured_copies_train_in_other_palettes_and_the_test_sets_keep_theirs(tmp_path):
+    """Copy 0 of a training image keeps its colours and its pixels (bit-identical to a build without palettes);
+    every further copy is a recoloured target with the input distorted from it; test sets are never recoloured."""
+    over = {"synthesis.scales": [1.0], "synthesis.test_scales": [1.0], "synthesis.copies.hybrid_train": 3,
+            "synthesis.copies.scene_train": 2, "synthesis.didhy": True, "synthesis.single": False,
+            "synthesis.draws": "image", "data.test_count": 9}
+    on = _build(tmp_path / "on" / "data", **over, **{"synthesis.palettes.train": True})
+    off = _build(tmp_path / "off" / "data", **over, **{"synthesis.palettes.train": False})
+    for cfg in (on, off):
+        assert cfg.synthesis.palettes.train == (cfg is on)
+    m_on = pd.read_csv(tmp_path / "on" / "data" / "synth" / "train" / "manifest.csv", keep_default_na=False)
+    m_off = pd.read_csv(tmp_path / "off" / "data" / "synth" / "train" / "manifest.csv", keep_default_na=False)
+    first = m_on[m_on["copy"] == 0]
+    assert (first["palette_order"] == "").all() and (m_off["palette_order"] == "").all()
+    for (_, a), (_, b) in zip(first.iterrows(), m_off[m_off["copy"] == 0].iterrows()):
+        for col in ("input", "target"):
+            assert sha256_file(tmp_path / "on" / "data" / a[col]) == sha256_file(tmp_path / "off" / "data" / b[col])
+    later = m_on[m_on["copy"] > 0]
+    assert len(later) == 2 * len(first) and (later["palette_order"] != "").all()
+    own = {r["source"]: read_rgb(tmp_path / "on" / "data" / r["target"]) for _, r in first.iterrows()}
+    for _, r in later.iterrows():
+        target = read_rgb(tmp_path / "on" / "data" / r["target"])
+        assert not np.array_equal(target, own[r["source"]])  # other colours, same photo
+        assert target.shape == own[r["source"]].shape
+        inp = read_rgb(tmp_path / "on" / "data" / r["input"]).astype(float)
+        means = inp.reshape(-1, 3).mean(0), target.reshape(-1, 3).astype(float).mean(0)
+        assert np.abs(means[0] - means[1]).max() < 12  # the input is the recoloured photo, distorted
+    didhy = pd.read_csv(tmp_path / "on" / "data" / "synth" / "didhy_train" / "manifest.csv", keep_default_na=False)
+    assert (didhy[didhy["copy"] == 1]["palette_order"] != "").all()
+    for name in ("test_moderate", "didhy_test"):
+        m = pd.read_csv(tmp_path / "on" / "data" / "synth" / name / "manifest.csv", keep_default_na=False)
+        assert (m["palette_order"] == "").all(), name
 
 
 def test_manifest_values_lie_in_their_level_ranges(built):

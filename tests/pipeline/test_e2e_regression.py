@@ -1,7 +1,9 @@
-"""CI regression of the reported PSNR: a tiny seeded pipeline run (FDR-Net, DnCNN, OWAN on every test level)
-against a committed reference, with a tolerance set from the measured run-to-run spread (none: same seed and
-machine give the same bits) and margins over the input that the broken models of scripts/mutations.py miss."""
+"""CI regression of the reported PSNR: a tiny seeded pipeline run (FDR-Net, DnCNN, OWAN on every test level) under
+a kernel pin (tests/e2e.py: the same bits on every x86-64 CPU) against a committed reference, with margins over the
+input that the broken models of scripts/mutations.py miss. It runs with the calling environment asking for another
+CPU's kernels (SSE4.1 oneDNN, ATen's scalar kernels): the pin must override them."""
 import json
+import os
 
 import pytest
 
@@ -10,8 +12,9 @@ from tests import e2e
 
 @pytest.mark.slow
 def test_tiny_pipeline_matches_reference_and_beats_input(tmp_path):
-    result = e2e.run(tmp_path)
-    reference = json.loads(e2e.REFERENCE.read_text())
+    foreign = dict(os.environ, ONEDNN_MAX_CPU_ISA="SSE41", ATEN_CPU_CAPABILITY="default", MKL_CBWR="AUTO")
+    result = e2e.run(tmp_path, base_env=foreign)
+    reference = json.loads(e2e.REFERENCE.read_text())["pins"][e2e.cpu_pin()]
     assert set(result) == set(reference) and set(result["input"]) == {"mild", "moderate", "severe"}
     for level, want in reference["input"].items():  # the data are regenerated from params: equal to rounding
         assert result["input"][level]["psnr"] == pytest.approx(want["psnr"], abs=1e-6), level

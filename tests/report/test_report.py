@@ -56,9 +56,9 @@ def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
     assert "| didhy | PSNR | 3 | 26.00 | 0.20 |" in spread
     findings = _table_block(text, "## What came out on this data")
     assert "0.310 before → 0.220 after" in findings and "paper 0.272 → 0.164" in findings
-    # nofdm: -1.00 dB, far beyond the interval and twice the seed std (0.20), the paper's sign: agrees
+    # nofdm (one run): -1.00 dB, beyond 2.83 x the pooled seed std (0.20), the paper's sign: agrees
     assert "`nofdm` vs `didhy_fdrnet` on didhy: -1.00 dB" in findings and "the paper's effect -1.06 dB: **agrees**" in findings
-    # noaux: +0.10 dB against a seed std of 0.20: no sign is claimed
+    # noaux (one run): +0.10 dB, within the single-run margin: no sign is claimed
     assert "`noaux` vs `didhy_fdrnet` on didhy: +0.10 dB" in findings and "-0.70 dB: **not resolved**" in findings
     assert "`fdrnet` is +5.00 dB over the distorted input" in findings and ": higher." in findings
     effects = _table_block(text, "## Effects with intervals")
