@@ -130,8 +130,17 @@ def budget_table(results: list[dict], reference: str) -> list[str]:
     return lines
 
 
-def photo_scores(checkpoint: str, clean: dict, device, windows=(None,)) -> dict:
-    """``{window: {level: summary}}`` of a checkpoint on the photos (``None``: its own window)."""
+def photo_scores(job: tuple) -> tuple:
+    """``(name, {window: {level: summary}})`` of a checkpoint on the photos (window ``None``: its own; ``w``: tiles
+    of ``w`` training windows; 0: whole)."""
+    name, checkpoint, photos_dir, device, windows = job
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_photos import load_photos
+
+    return name, _photo_scores(checkpoint, load_photos(Path(photos_dir), 1.0), device, windows)
+
+
+def _photo_scores(checkpoint: str, clean: dict, device, windows) -> dict:
     from fdr import config
     from fdr.evaluate import photos
     from fdr.evaluate.restore import restore_array, window_of
@@ -140,9 +149,12 @@ def photo_scores(checkpoint: str, clean: dict, device, windows=(None,)) -> dict:
     syn = config.from_dict({}).synthesis
     model, meta = load_model(checkpoint, map_location=device)
     own = window_of(meta)
-    out = {}
+    out, done = {}, set()
     for w in windows:
         tile, overlap = own if w is None else ((0, 0) if w == 0 else (w * meta["window"], w * meta["window"] // 4))
+        if (tile, overlap) in done:
+            continue
+        done.add((tile, overlap))
         out[str(w)] = {}
         for i, level in enumerate(LEVELS):
             pairs = photos.as_float_pairs([(photos.distort_photo(img, level, 1 + 1000 * i + k, syn), img)
@@ -248,16 +260,20 @@ def _report(results: dict, args, cfg, root: Path, out: Path) -> None:
     if "budget" in results:
         lines += ["## budget"] + budget_table(results["budget"], cfg.ablations.reference)
     if args.photos and any(k[0] in "ABCDE" and k[1] == " " for k in results):
-        from fdr.tensors import choose_device
         sys.path.insert(0, str(Path(__file__).parent))
         from bench_photos import load_photos
 
-        clean, device = load_photos(args.photos, 1.0), choose_device(args.device)
-        gauss = gaussian_oracle(clean)
-        scores = {name: photo_scores(results[name][0]["checkpoint"], clean, device) for name in GENERALISE}
-        scores.update({n: photo_scores(results[n][0]["checkpoint"], clean, device, (None, 0, 1, 4, 8))
-                       for n in ("E +budget x2", "dncnn", "owan")})
-        (out / "photos.json").write_text(json.dumps({"gaussian": gauss, "scores": scores}, indent=1))
+        jobs = [(n, results[n][0]["checkpoint"], str(args.photos), args.device,
+                 (None, 0, 1, 4, 8) if n in ("E +budget x2", "dncnn", "owan") else (None,))
+                for n in [*GENERALISE, "dncnn", "owan"]]
+        scores = {}
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+            pending = pool.imap_unordered(photo_scores, jobs)
+            gauss = gaussian_oracle(load_photos(args.photos, 1.0))
+            for name, by_window in pending:
+                scores[name] = by_window
+                (out / "photos.json").write_text(json.dumps({"gaussian": gauss, "scores": scores}, indent=1))
+                print(f"photos scored: {name}", flush=True)
         lines += ["## generalise (photos no run saw)"] + [
             f"{name} | window {w} | {level} | input {s['input']:.2f} | restored {s['psnr']:.2f} | gain {s['gain']:+.2f} "
             f"| worse {s['worse']} | worst {s['worst_gain']:+.2f} | vs Gaussian {s['psnr'] - gauss[level]['psnr']:+.2f}"

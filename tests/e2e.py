@@ -98,7 +98,39 @@ def run(workdir: Path, pin: str | None = None, base_env: dict | None = None) -> 
     for name in ("input",) + runs:
         levels = json.loads((metrics / f"{name}.json").read_text())
         out[name] = {lvl: {k: m[k] for k in ("psnr", "ssim", "patches")} for lvl, m in levels.items()}
+    out["colour"] = colour_shifts(workdir, runs[0], env)
     return out
+
+
+def colour_photos() -> dict:
+    """A saturated green and a saturated red photo: a held-out photo (coffee) recoloured."""
+    import skimage.data
+
+    from fdr.data import palette
+    from fdr.data.imageio import quantize, to_float
+
+    coffee = to_float(skimage.data.coffee())
+    return {"green": quantize(palette.apply(coffee, palette.Palette(hue=120.0, saturation=1.6))),
+            "red": quantize(palette.apply(coffee, palette.Palette(saturation=1.6)))}
+
+
+def colour_shifts(workdir: Path, run: str, env: dict) -> dict:
+    """Mean colour shift per channel (restored - clean, 0-255) of the photos of :func:`colour_photos`, distorted at
+    moderate as ``fdr degrade`` does and restored by ``fdr restore`` with ``run``'s model."""
+    from fdr.data.imageio import read_rgb, write_png
+    from fdr.evaluate import photos
+
+    clean, folder = colour_photos(), workdir / "colour"
+    syn = configuration().synthesis
+    for k, (name, img) in enumerate(clean.items()):
+        write_png(folder / "in" / f"{name}.png", photos.distort_photo(img, "moderate", 7 + k, syn))
+    proc = subprocess.run([sys.executable, "-m", "fdr", "restore", str(folder / "in"), "-o", str(folder / "out"),
+                           "--checkpoint", str(workdir / "models" / run / "checkpoint.pt"), "--quiet"], cwd=workdir,
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"fdr restore failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return {name: [round(255 * float(v), 4) for v in photos.colour_shift(read_rgb(folder / "out" / f"{name}.png") / 255.0,
+                                                                         img / 255.0)] for name, img in clean.items()}
 
 
 SETTINGS = {  # kernel choices of other CPUs, emulated on this one (--spread)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from fdr.provenance import git_revision, machine
-from fdr.report import photos
+from fdr.report import cpu, photos
 from fdr.report.comparison import Comparison
 from fdr.report.comparison import load as load_comparison
 from fdr.report.paper import PAPER_DIR, load_fig8
@@ -25,6 +25,7 @@ class ReportData:
     figures: dict = field(default_factory=dict)  # name -> path relative to the report
     effects: list = field(default_factory=list)  # fdr.report.effects.Effect rows: every stated difference
     photos: dict = field(default_factory=dict)  # the held-out photo test per row (fdr.report.photos)
+    cpu_spread: Optional[dict] = None  # two runs under other float kernels compared (fdr.report.cpu)
 
     @property
     def summaries(self) -> dict:
@@ -60,6 +61,7 @@ def collect(root: str | Path = ".", params_path: str = "params.yaml", count_pape
     )
     data.effects = data.comparison.effects()
     data.photos = photos.load(root)
+    data.cpu_spread = cpu.load_spread(root)
     for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe", "restore_example"):
         if (root / "reports" / "figures" / "analysis" / f"{name}.png").is_file():
             data.figures[name] = f"figures/analysis/{name}.png"

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from fdr.atomic import write_text
-from fdr.report import photos, probe
+from fdr.report import cpu, photos, probe
 from fdr.report.cells import get, note_lines
 from fdr.report.data import ReportData, collect
 from fdr.report.figures import plot_ablations, plot_table1
@@ -54,7 +54,7 @@ def render(data: ReportData) -> str:
     lines += section_table5(data) + section_table6(data)
     if "ablations" in data.figures:
         lines += [f"![ablation effects]({data.figures['ablations']})", ""]
-    lines += section_spread(data) + section_runs(data) + section_analysis(data)
+    lines += section_spread(data) + cpu.section(data.cpu_spread) + section_runs(data) + section_analysis(data)
     lines += probe.section(get(data.analysis, "disentanglement"), data.comparison.reference)
     lines += section_choices(data)
     return "\n".join(lines).rstrip() + "\n"
