@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
-COPY = ("fdr", "stages", "tests", "reports/paper", "params.yaml", "dvc.yaml", "pyproject.toml", "profiles")
+COPY = ("fdr", "stages", "tests", "reports/paper", "params.yaml", "dvc.yaml", "pyproject.toml", "profiles",
+        ".dvcignore")
 
 
 class Mutation(NamedTuple):
@@ -137,6 +138,16 @@ MUTATIONS = [
     M("compile_no_fallback", "fdr/train/trainer.py", "except torch._dynamo.exc.TorchDynamoException as exc:",
       "except torch.linalg.LinAlgError as exc:",
       ("tests/train/test_train.py::test_a_compile_failure_falls_back_to_eager_before_any_weight_changes",)),
+    # resuming under dvc exp run (fdr/train/resume.py)
+    M("resume_ignores_kept_state", "fdr/train/trainer.py", "for path in (self.path, resume.checkpoint(self.resume_state)):",
+      "for path in (self.path,):",
+      ("tests/train/test_train.py::test_a_checkpoint_deleted_with_its_output_resumes_from_the_kept_state",)),
+    M("temp_copy_keeps_its_own_state", "fdr/train/resume.py",
+      "return Path(*parts[:i]).joinpath(path.relative_to(root))", "return path",
+      ("tests/train/test_train.py::test_kept_states_are_bounded_and_an_experiment_copy_keeps_them_in_the_workspace",
+       "tests/pipeline/test_exp_resume.py")),
+    M("kept_states_unbounded", "fdr/train/resume.py", "    for old in others[KEEP - 1:]:", "    for old in others[99:]:",
+      ("tests/train/test_train.py::test_kept_states_are_bounded_and_an_experiment_copy_keeps_them_in_the_workspace",)),
     # parameter files and profiles
     M("exponent_floats_read_as_text", "fdr/config/yamlio.py",
       'ParamsLoader.add_implicit_resolver("tag:yaml.org,2002:float"', 'ParamsLoader.yaml_implicit_resolvers.get(',

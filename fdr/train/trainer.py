@@ -12,8 +12,9 @@ of :func:`train_step` calls, and writes the summary.
   computed in float32. ``train.compile`` trains through ``torch.compile(model)`` (validation and checkpoints
   use the model itself); where compilation fails the first step says so and training goes on eagerly.
 - Checkpoint: ``out_dir/checkpoint.pt`` every ``checkpoint_every`` iterations and at the end, written
-  atomically; a rerun resumes from it when :func:`fdr.train.checkpoint.resumable` allows. With deterministic
-  algorithms on CPU a run killed at any point and resumed ends with the same weights as an uninterrupted one.
+  atomically, and kept where ``dvc exp run`` does not delete it (:mod:`fdr.train.resume`); a rerun resumes from
+  the further of the two when :func:`fdr.train.checkpoint.resumable` allows. With deterministic algorithms on
+  CPU a run killed at any point and resumed ends with the same weights as an uninterrupted one.
 - Losses stay on the device and are read back to the host only when something is logged, validated or
   saved, not after every step (SVDO's eigensolver still waits for the GPU once per step). A non-finite loss
   then stops training with :class:`TrainingError` naming the first non-finite iteration; the last checkpoint
@@ -46,7 +47,7 @@ from fdr.models import build, count_parameters
 from fdr.provenance import git_revision
 from fdr.tensors import to_device
 from fdr.train import checkpoint as ckpt
-from fdr.train import distributed
+from fdr.train import distributed, resume
 from fdr.train.live import log_metrics, open_live
 from fdr.train.log import TrainLog
 from fdr.train.losses import fdr_loss
@@ -128,6 +129,7 @@ class Trainer:
         # ---- resume
         self.path = out_dir / CHECKPOINT
         self.fingerprint = ckpt.fingerprint(cfg, run.model_name, self.model, self.train_dir)
+        self.resume_state = resume.state_folder(out_dir, self.fingerprint)
         self.start, self.prior_wall, self.log = 0, 0.0, TrainLog()
         self.resumed = self._resume()
         self.last_good = self.start if self.resumed else None
@@ -146,17 +148,28 @@ class Trainer:
             print(msg, file=sys.stderr, flush=True)
 
     def _resume(self) -> bool:
-        """Continue from ``checkpoint.pt`` when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
+        """Continue from ``checkpoint.pt`` or the resume state kept beside it (:mod:`fdr.train.resume`), the
+        further of the two, when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
         if self.ctx.is_main:
             ckpt.remove_stale_temporaries(self.out_dir, CHECKPOINT)
-        state, message = ckpt.resumable(self.path, self.fingerprint, self.total)
-        if message:
-            self.say(f"{self.run.name}: {message}")
-        if state is not None:
-            ckpt.restore(state, str(self.path), self.model, self.optimizer, self.scheduler, self.scaler)
-            self.start, self.prior_wall = state["iteration"], state["wall_s"]
-            self.log = TrainLog.from_state(state["log"])
-        return state is not None
+        best, source = None, None
+        for path in (self.path, resume.checkpoint(self.resume_state)):
+            if path is None or (source is not None and os.path.samefile(path, source)):
+                continue
+            state, why_not = ckpt.resumable(path, self.fingerprint, self.total)
+            if state is None and why_not:
+                self.say(f"{self.run.name}: {why_not}")
+            elif state is not None and (best is None or state["iteration"] > best["iteration"]):
+                best, source = state, path
+        if best is None:
+            return False
+        self.say(f"{self.run.name}: resuming from {source} at iteration {best['iteration']}")
+        if source != self.path and self.ctx.is_main:  # DVC removed the output (dvc exp run): its logs too
+            resume.restore_live(self.resume_state, self.out_dir / LIVE)
+        ckpt.restore(best, str(source), self.model, self.optimizer, self.scheduler, self.scaler)
+        self.start, self.prior_wall = best["iteration"], best["wall_s"]
+        self.log = TrainLog.from_state(best["log"])
+        return True
 
     def loop(self, progress: bool) -> None:
         tc, device = self.cfg.train, self.ctx.device
@@ -242,6 +255,7 @@ class Trainer:
         if not weights_finite(self.model):
             raise TrainingError(f"{self.run.name}: weights became non-finite by iteration {it}; not saved, {self.kept()}")
         ckpt.save(self.path, checkpoint_state(self, it))
+        resume.keep(self.path, self.out_dir / LIVE, self.resume_state)
         self.last_good = it
 
     def finish(self) -> dict:
@@ -253,6 +267,7 @@ class Trainer:
         if self.ctx.is_main:
             write_json(self.out_dir / SUMMARY, summary)
             self.live.end()
+            resume.discard(self.resume_state)
         return summary
 
 
