@@ -148,6 +148,9 @@ MUTATIONS = [
        "tests/pipeline/test_exp_resume.py")),
     M("kept_states_unbounded", "fdr/train/resume.py", "    for old in others[KEEP - 1:]:", "    for old in others[99:]:",
       ("tests/train/test_train.py::test_kept_states_are_bounded_and_an_experiment_copy_keeps_them_in_the_workspace",)),
+    M("params_rewritten_under_training_ignored", "fdr/train/trainer.py", "        if self.watch is None:\n            return",
+      "        if True:\n            return",
+      ("tests/train/test_train_resume.py::test_a_parameter_file_rewritten_under_a_running_stage_stops_it_naming_the_key",)),
     # parameter files and profiles
     M("exponent_floats_read_as_text", "fdr/config/yamlio.py",
       'ParamsLoader.add_implicit_resolver("tag:yaml.org,2002:float"', 'ParamsLoader.yaml_implicit_resolvers.get(',

@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from fdr.atomic import write_json
 from fdr.config import Config, to_dict
-from fdr.config.runs import Run
+from fdr.config import load as load_config
+from fdr.config.runs import Run, resolve
 from fdr.data.dataset import BatchOrder, PatchDataset
 from fdr.errors import InputError
 from fdr.evaluate.patches import evaluate_model
@@ -88,16 +89,19 @@ def make_optimizer(model: nn.Module, tc, cuda: bool):
     return optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=tc.amp == "fp16" and cuda)
 
 
-def train(cfg: Config, run: Run, out_dir: Path, progress: bool = True) -> dict:
+def train(cfg: Config, run: Run, out_dir: Path, progress: bool = True, params: Optional[Path] = None) -> dict:
     """Train ``run`` (see :func:`fdr.config.runs.resolve`) with its training settings (``run.train_cfg``: the train
     section with the row's switches) and write ``out_dir/{checkpoint.pt, live/, summary.json}``; resumes from
-    ``out_dir/checkpoint.pt``. ``run.seed`` drives the initial weights, the batch order and the crops.
-    Returns the summary (on every rank)."""
+    ``out_dir/checkpoint.pt``. ``run.seed`` drives the initial weights, the batch order and the crops. With
+    ``params`` (the file ``cfg`` was read from), training stops when that file stops giving the run the settings
+    it started with (:meth:`Trainer.check_params`). Returns the summary (on every rank)."""
+    started = settings(cfg, run)
     cfg = dataclasses.replace(cfg, seed=run.seed, train=run.train_cfg)
     ctx = distributed.setup(cfg.train.device)
     try:
         with _determinism(cfg.train.deterministic, ctx.device):
             trainer = Trainer(cfg, run, Path(out_dir), ctx)
+            trainer.watch = (Path(params), started) if params is not None else None
             trainer.loop(progress)
             return trainer.finish()
     finally:
@@ -142,6 +146,7 @@ class Trainer:
         self.live = open_live(out_dir / LIVE, self.resumed and self.start) if ctx.is_main else None
         self.git_rev = git_revision()
         self.pending: list[torch.Tensor] = []  # per-iteration (loss, l1, svdo), read back at the next flush
+        self.watch: Optional[tuple[Path, dict]] = None  # (parameter file, the settings read from it at the start)
 
     def say(self, msg: str) -> None:
         if self.ctx.is_main:
@@ -257,9 +262,29 @@ class Trainer:
         ckpt.save(self.path, checkpoint_state(self, it))
         resume.keep(self.path, self.out_dir / LIVE, self.resume_state)
         self.last_good = it
+        self.check_params()
+
+    def check_params(self) -> None:
+        """Stop when the parameter file no longer gives this run the settings it started with: a second
+        ``dvc exp run`` in the workspace rewrites ``params.yaml`` under a running one, and DVC would record the
+        new values for weights trained with the old ones."""
+        if self.watch is None:
+            return
+        path, started = self.watch
+        try:
+            now = load_config(path)
+            changed = ckpt.differences(started, settings(now, resolve(now, self.run.name)))
+        except InputError as exc:
+            changed = [f"no longer readable: {exc}"]
+        if changed:
+            raise TrainingError(f"{self.run.name}: {path} changed while training ({', '.join(changed[:4])}); another "
+                                "`dvc exp run` in this workspace? Run one at a time, or queue them (`dvc exp run "
+                                f"--queue ...`, then `dvc queue start`). Stopped, {self.kept()}")
 
     def finish(self) -> dict:
         """Check that every rank holds the same weights, write ``summary.json``, close the logs."""
+        if self.ctx.is_main:
+            self.check_params()
         checks = distributed.all_gather_floats(_checksum(self.model), self.ctx)
         if any(c != checks[0] for c in checks):
             raise TrainingError(f"{self.run.name}: processes ended with different weights (checksums {checks})")
@@ -329,6 +354,14 @@ def summarize(t: Trainer, session_s: float, checks: list) -> dict:
         "best_val_psnr": t.log.best_val_psnr, "best_val_iteration": t.log.best_val_iteration,
         "rank_checksums": checks, "git_revision": t.git_rev,
     }
+
+
+def settings(cfg: Config, run: Run) -> dict:
+    """What the train stage reads for ``run`` (its dvc.yaml params): the architecture, the training settings with
+    the row's switches, the seed, the patch sets, the validation batch."""
+    return {"model": to_dict(run.model_cfg), "train": to_dict(run.train_cfg), "seed": run.seed,
+            "sets": [run.train_set, run.val_set], "evaluate.batch_size": cfg.evaluate.batch_size,
+            "data.root": cfg.data.root}
 
 
 def weights_finite(model: nn.Module) -> bool:

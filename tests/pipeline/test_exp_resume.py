@@ -60,11 +60,13 @@ def interrupted_exp_run(work: Path, *args: str, after: int) -> int:
     proc = subprocess.Popen(["dvc", "exp", "run", *args, "train@fdrnet"], cwd=work, env=_env(work),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     end = time.monotonic() + 300
-    while not (kept_state(work) and ckpt.read(kept_state(work)[0])["iteration"] > after):
-        assert proc.poll() is None and time.monotonic() < end, "training ended or stalled before the kill"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+    try:
+        while not (kept_state(work) and ckpt.read(kept_state(work)[0])["iteration"] > after):
+            assert proc.poll() is None and time.monotonic() < end, "training ended or stalled before the kill"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
     (state,) = kept_state(work)
     return ckpt.read(state)["iteration"]
 
@@ -98,3 +100,23 @@ def test_interrupted_training_resumes_under_dvc_exp_run_and_its_temp_copy(projec
     assert kept_state(work) == []
     assert dvc(work, "exp", "apply", "in-temp").returncode == 0
     assert (summary(work)["resumed_from"], summary(work)["iterations"]) == (second, second + 5)
+
+
+def test_a_second_exp_run_rewriting_params_under_a_running_one_stops_it(project):
+    """DVC refuses the second experiment (the output is busy) only after writing its -S value into params.yaml:
+    the running stage stops rather than finish with settings DVC would record wrongly."""
+    work = project
+    first = subprocess.Popen(["dvc", "exp", "run", "train@fdrnet"], cwd=work, env=_env(work), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        end = time.monotonic() + 300
+        while not kept_state(work):
+            assert first.poll() is None and time.monotonic() < end
+            time.sleep(0.2)
+        second = dvc(work, "exp", "run", "-S", "train.batch_size=8", "train@fdrnet")
+        assert second.returncode != 0 and "is busy" in second.stderr, second.stdout + second.stderr
+        out, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert first.returncode != 0 and "params.yaml changed while training (train.batch_size)" in out, out
