@@ -151,6 +151,12 @@ MUTATIONS = [
     M("params_rewritten_under_training_ignored", "fdr/train/trainer.py", "        if self.watch is None:\n            return",
       "        if True:\n            return",
       ("tests/train/test_train_resume.py::test_a_parameter_file_rewritten_under_a_running_stage_stops_it_naming_the_key",)),
+    # checkpoints that would exhaust memory
+    M("checkpoint_archive_unchecked", "fdr/train/checkpoint.py", "    check_archive(path)\n    try:", "    try:",
+      ("tests/train/test_checkpoint.py::test_a_small_file_declaring_a_large_tensor_is_refused_before_loading",)),
+    M("checkpoint_config_unchecked", "fdr/train/checkpoint.py",
+      '    check_model_size(state["model_name"], cfg, str(path), state["model"])\n', "",
+      ("tests/train/test_checkpoint.py::test_a_stored_configuration_unlike_the_weights_is_refused_before_building",)),
     # parameter files and profiles
     M("exponent_floats_read_as_text", "fdr/config/yamlio.py",
       'ParamsLoader.add_implicit_resolver("tag:yaml.org,2002:float"', 'ParamsLoader.yaml_implicit_resolvers.get(',

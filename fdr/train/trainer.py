@@ -38,7 +38,7 @@ from torch import nn
 from tqdm import tqdm
 
 from fdr.atomic import write_json
-from fdr.config import Config, to_dict
+from fdr.config import Config, ConfigError, to_dict
 from fdr.config import load as load_config
 from fdr.config.runs import Run, resolve
 from fdr.data.dataset import BatchOrder, PatchDataset
@@ -125,6 +125,7 @@ class Trainer:
         # ---- data and model
         self.dataset = PatchDataset(self.train_dir, crop=tc.crop, seed=cfg.seed)
         self.order = BatchOrder(self.dataset, tc.batch_size, cfg.seed, ctx.rank, ctx.world_size)
+        ckpt.check_model_size(run.model_name, run.model_cfg, f"run {run.name}", error=ConfigError)
         model = build(run.model_name, run.model_cfg, seed=cfg.seed)
         if ctx.distributed and cuda:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BN statistics over the global batch

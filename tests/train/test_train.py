@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from fdr.data.dataset import BatchOrder
 from fdr.train import checkpoint as ckpt
@@ -190,6 +191,20 @@ def test_stage_reports_bad_run_name(tmp_path, capsys):
     params = write_params(tmp_path)
     assert main(["nosuchrun", "--params", str(params)]) == 2
     assert "nosuchrun" in capsys.readouterr().err
+
+
+def test_a_model_too_large_to_train_is_a_one_line_error_before_any_weight(tmp_path, capsys):
+    """Each model key within its range, 121.7M weights together (the limit: 100M): refused before allocating."""
+    from stages.train import main
+
+    params = write_params(tmp_path)
+    tree = yaml.safe_load(params.read_text())
+    tree["model"] = {"channels": 256, "phases": 8}  # the rest as the paper's model
+    params.write_text(yaml.safe_dump(tree))
+    assert main(["fdrnet", "--params", str(params), "--models", str(tmp_path / "models")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not (tmp_path / "models").exists()
+    assert "run fdrnet: fdrnet with channels 256" in err and "121,655,683 weights, above the limit" in err
 
 
 def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch, capsys):
