@@ -3,7 +3,8 @@
 RUN is a row of ``params.yaml``'s run table or a sweep run ``fl<N>`` / ``ch<N>`` (:mod:`fdr.config.runs`). Trains on
 the run's training set, validates on its validation set and writes ``models/RUN/{checkpoint.pt, live/,
 summary.json}``; an existing checkpoint from the same settings is resumed (the output is ``persist: true`` in
-``dvc.yaml``). Also runs under ``torchrun --nproc_per_node=N -m stages.train RUN``.
+``dvc.yaml``; see :mod:`fdr.train.resume` for ``dvc exp run``). Training stops when ``--params`` stops giving the
+run the settings it started with (another ``dvc exp run`` rewrote it). Also runs under ``torchrun --nproc_per_node=N -m stages.train RUN``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def arguments(parser) -> None:
 def main(argv=None) -> int:
     def work(cfg, args):
         run = resolve(cfg, args.run)
-        s = train(cfg, run, Path(args.models) / args.run, progress=args.progress)
+        s = train(cfg, run, Path(args.models) / args.run, progress=args.progress, params=Path(args.params))
         if s["val_psnr"] is None:  # ranks other than 0 of a torchrun job do not validate
             return f"{args.run}: {s['iterations']} iterations"
         return (f"{args.run}: {s['iterations']} iterations, validation PSNR {s['val_psnr']:.2f} dB "

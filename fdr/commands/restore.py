@@ -39,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                    help=f"refuse images larger than this many pixels (default {MAX_PIXELS:,})")
-    p.add_argument("--overwrite", action="store_true", help="allow an output to replace an input file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow an output to replace a file already there (an input file included)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -71,8 +72,9 @@ def check_options(args: argparse.Namespace) -> None:
     """Numeric options and the output folder, checked before the model is loaded or any image read."""
     if args.tile is not None and args.tile != 0 and args.tile < MIN_TILE:
         raise ValueError(f"--tile: expected 0 (whole image) or at least {MIN_TILE} pixels, got {args.tile}")
-    if args.tile and args.overlap is not None and not 0 <= args.overlap < args.tile:
-        raise ValueError(f"--overlap: expected 0 <= overlap < tile ({args.tile}), got {args.overlap}")
+    if args.tile and args.overlap is not None and not 0 <= args.overlap <= args.tile // 2:
+        raise ValueError(f"--overlap: expected 0 <= overlap <= tile / 2 ({args.tile // 2}), got {args.overlap} "
+                         "(a larger overlap restores each pixel more than 4 times)")
     if args.max_pixels < 1:
         raise ValueError(f"--max-pixels: expected a pixel count >= 1, got {args.max_pixels}")
     try:
@@ -122,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"output {dst} would replace an input (use --overwrite or another -o)")
             if target in claimed:
                 raise ValueError(f"output {dst} is already written for {claimed[target]}")
+            if os.path.lexists(dst) and not args.overwrite:
+                raise ValueError(f"output {dst} already exists (use --overwrite to replace it, or another -o)")
             claimed[target] = src
             image = read_rgb(src, args.max_pixels, allow_gray=True, limit_name="--max-pixels")
             h, w = image.shape[:2]

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from . import yamlio
 from .base import ConfigError, build, require, to_dict
 from .data import ArchiveConfig, CopiesConfig, CropConfig, DataConfig, SynthConfig
 from .model import BaselinesConfig, DnCNNConfig, ModelConfig, OWANConfig
@@ -97,10 +98,7 @@ def load(path: str | Path = "params.yaml", overrides: Optional[Mapping[str, Any]
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    raw = yamlio.read(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return from_dict(raw, overrides)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -19,6 +20,11 @@ from fdr.errors import InputError
 
 class ConfigError(InputError):
     """A parameter is missing, unknown, ill-typed or out of range; the message names its key path."""
+
+
+# A number as YAML 1.2 (and DVC, which writes ``-S train.beta=1e-5`` as ``1e-05``) reads it: PyYAML's YAML 1.1
+# takes ``1e-5`` or ``2E3`` for strings. Used by the parameter file reader and for float fields given as text.
+FLOAT_TEXT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 
 
 def _type_name(tp: Any) -> str:
@@ -82,6 +88,8 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        if isinstance(value, str) and FLOAT_TEXT.fullmatch(value.strip()):
+            value = float(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):
                 raise ConfigError(f"{path}: expected a finite number, got {value!r}")

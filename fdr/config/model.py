@@ -13,10 +13,16 @@ from dataclasses import dataclass, field
 from .base import require
 
 
-def _at_least(obj, path: str, bounds: tuple[tuple[str, int], ...]) -> None:
-    for key, low in bounds:
+# Upper bounds: far above the paper's sizes (32 channels, 7 phases, DnCNN 17 x 64), low enough that a typo such as
+# channels: 1000000000 is a one-line error naming the key, not an allocator failure. The parameter count of a
+# combination is checked against fdr.train.checkpoint.MAX_PARAMETERS before any weight is allocated.
+MAX_CHANNELS, MAX_REPEATS = 1024, 64
+
+
+def _in_range(obj, path: str, bounds: tuple[tuple[str, int, int], ...]) -> None:
+    for key, low, high in bounds:
         value = getattr(obj, key)
-        require(value >= low, path, key, f"an integer >= {low}", value)
+        require(low <= value <= high, path, key, f"an integer in [{low}, {high}]", value)
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,9 @@ class ModelConfig:
     ca_reduction: int = 16  # channel-attention bottleneck ratio (hidden = max(1, C // ratio)), as RCAN
 
     def validate(self, path: str) -> None:
-        _at_least(self, path, (("channels", 1), ("n_flayers", 1), ("phases", 1), ("pm_blocks", 0),
-                               ("aux_blocks", 1), ("ca_reduction", 1)))
+        _in_range(self, path, (("channels", 1, MAX_CHANNELS), ("n_flayers", 1, MAX_REPEATS), ("phases", 1, MAX_REPEATS),
+                               ("pm_blocks", 0, MAX_REPEATS), ("aux_blocks", 1, MAX_REPEATS),
+                               ("ca_reduction", 1, MAX_CHANNELS)))
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class DnCNNConfig:
     channels: int = 64
 
     def validate(self, path: str) -> None:
-        _at_least(self, path, (("depth", 2), ("channels", 1)))
+        _in_range(self, path, (("depth", 2, 4 * MAX_REPEATS), ("channels", 1, MAX_CHANNELS)))
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class OWANConfig:
     channels: int = 16
 
     def validate(self, path: str) -> None:
-        _at_least(self, path, (("groups", 1), ("layers", 1), ("channels", 1)))
+        _in_range(self, path, (("groups", 1, MAX_REPEATS), ("layers", 1, MAX_REPEATS), ("channels", 1, MAX_CHANNELS)))
 
 
 @dataclass(frozen=True)

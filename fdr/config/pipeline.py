@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .base import require
+from .model import MAX_CHANNELS, MAX_REPEATS
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,10 @@ class AblationConfig:
     channels: list[int] = ()  # Table 6 right; the reference's channels is not repeated
 
     def validate(self, path: str) -> None:
-        require(all(v >= 1 for v in self.flayers), path, "flayers", "integers >= 1", self.flayers)
-        require(all(v >= 1 for v in self.channels), path, "channels", "integers >= 1", self.channels)
+        require(all(1 <= v <= MAX_REPEATS for v in self.flayers), path, "flayers", f"integers in [1, {MAX_REPEATS}]",
+                self.flayers)
+        require(all(1 <= v <= MAX_CHANNELS for v in self.channels), path, "channels",
+                f"integers in [1, {MAX_CHANNELS}]", self.channels)
 
 
 @dataclass(frozen=True)

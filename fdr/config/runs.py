@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Optional
 
-from .base import ConfigError, require
+from .base import ConfigError, build, require, to_dict
 from .train import TrainConfig
 
 Section = Literal["model", "baselines.dncnn", "baselines.owan"]
@@ -217,8 +217,9 @@ def resolve(cfg, run: str) -> Run:
     if run == INPUT:
         raise ConfigError("run 'input': the distorted input is evaluated, not trained")
     row = cfg.runs[run] if run in cfg.runs else sweep_row(cfg, run)
-    base = section(cfg, row.model)
-    model_cfg = dataclasses.replace(base, **row.set) if row.set else base
-    train_cfg = dataclasses.replace(cfg.train, **row.training) if row.training else cfg.train
+    base = section(cfg, row.model)  # the row's switches, typed as their sections type them (lr: "2e-3" a number)
+    model_cfg = build(type(base), {**to_dict(base), **row.set}, f"runs.{run}.set") if row.set else base
+    train_cfg = build(TrainConfig, {**to_dict(cfg.train), **row.training}, f"runs.{run}.training") \
+        if row.training else cfg.train
     return Run(run, row.arch, model_cfg, train_cfg, cfg.seed + row.seed, row.train, row.val,
                test_sets(cfg, row.track), row.track)

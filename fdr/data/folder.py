@@ -4,7 +4,12 @@
   protocol as DIV2K's (hybrid levels, DID-HY, deblur / derain tracks).
 - ``data.folder.pairs``: already-distorted inputs and their targets, matched by the path relative to each folder
   without the suffix (``input/a/b.jpg`` pairs with ``target/a/b.png``); used as they are, like the released test
-  sets. An input without a target, a target without an input, or a pair whose sizes differ stops the stage.
+  sets. Optional: missing or empty folders mean no pairs. An input without a target, a target without an input,
+  a pair whose sizes differ, or one folder for both stops the stage.
+- Refused before anything is written: a folder that overlaps what the pipeline writes (``<data.root>/raw``,
+  ``synth``, ``patches``; the download stage replaces ``raw``), a linked sub-folder (its photos would be left out,
+  and DVC does not track what a link points to), an empty clean folder, and the same file content in both splits
+  (``coffee.png`` and ``IMG_0001.png`` with one SHA-256, one in train and one in test).
 - Split, per folder, by file: ``data.folder.test_files`` (relative paths) when given; otherwise the files are
   ordered by the SHA-256 of their relative path and the first ``max(1, round(test_fraction * n))`` are test.
   The order depends on names only, so retouching a photo never moves it between splits and adding photos moves
@@ -13,11 +18,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path, PurePosixPath
 
 from fdr.config.data import FolderConfig
 
-from .imageio import IMAGE_SUFFIXES, BadImage, probe
+from .imageio import IMAGE_SUFFIXES, BadImage, probe, sha256_file
 
 
 def images_under(folder: Path) -> list[Path]:
@@ -27,10 +33,24 @@ def images_under(folder: Path) -> list[Path]:
                   and not any(s.startswith(".") for s in p.relative_to(folder).parts))
 
 
-def images_in(folder: Path, key: str) -> dict[str, Path]:
-    """``{relative path without suffix: file}`` of the images below ``folder``."""
+def refuse_linked_folders(folder: Path, key: str) -> None:
+    """A linked sub-folder is not searched (nor tracked by DVC): refused, naming it."""
+    for parent, dirs, _ in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for d in dirs:
+            if os.path.islink(os.path.join(parent, d)):
+                raise ValueError(f"data.folder.{key}: {Path(parent) / d} is a link to a folder; its images would not "
+                                 f"be used and DVC does not track what a link points to: move them into {folder}")
+
+
+def images_in(folder: Path, key: str, required: bool = True) -> dict[str, Path]:
+    """``{relative path without suffix: file}`` of the images below ``folder`` (``{}`` for a missing folder that
+    is not ``required``)."""
     if not folder.is_dir():
+        if not required and not folder.exists():
+            return {}
         raise FileNotFoundError(f"data.folder.{key}: {folder} is not a folder")
+    refuse_linked_folders(folder, key)
     found: dict[str, Path] = {}
     for p in images_under(folder):
         stem = p.relative_to(folder).with_suffix("").as_posix()
@@ -57,17 +77,35 @@ def split(names: list[str], cfg: FolderConfig, key: str) -> dict[str, str]:
     return {n: ("test" if n in test else "train") for n in names}
 
 
+def check_apart(cfg: FolderConfig, root: Path) -> None:
+    """Each user folder lies apart from the folders the pipeline writes below ``data.root`` (neither inside one
+    nor holding one): the download stage replaces ``raw`` whole. DVC refuses such a layout too."""
+    written = [(Path(root) / name).resolve() for name in ("raw", "synth", "patches")]
+    for key, given in (("clean", cfg.clean), ("pairs.input", cfg.pairs.input), ("pairs.target", cfg.pairs.target)):
+        mine = Path(given).expanduser().resolve()
+        for out in written:
+            if mine == out or out in mine.parents or mine in out.parents:
+                raise ValueError(f"data.folder.{key}: {given} overlaps {out}, which the pipeline writes (the download "
+                                 f"stage replaces {Path(root) / 'raw'} whole); keep your images outside it")
+
+
 def clean_listing(cfg: FolderConfig) -> list[dict]:
-    """Rows ``{stem, path}`` of the clean folder."""
-    return [{"stem": n, "path": p} for n, p in images_in(Path(cfg.clean).expanduser(), "clean").items()]
+    """Rows ``{stem, path}`` of the clean folder, which must hold images."""
+    folder = Path(cfg.clean).expanduser()
+    rows = [{"stem": n, "path": p} for n, p in images_in(folder, "clean").items()]
+    if not rows:
+        raise ValueError(f"data.folder.clean: no images in {folder} (expected {', '.join(IMAGE_SUFFIXES)} files)")
+    return rows
 
 
 def pairs_listing(cfg: FolderConfig, max_pixels: int) -> list[dict]:
-    """Rows ``{stem, path, target}`` of the paired folders; ``[]`` when the input folder holds no image."""
-    inputs = images_in(Path(cfg.pairs.input).expanduser(), "pairs.input")
-    if not inputs:
-        return []
-    targets = images_in(Path(cfg.pairs.target).expanduser(), "pairs.target")
+    """Rows ``{stem, path, target}`` of the paired folders; ``[]`` when neither holds an image."""
+    pin, ptg = Path(cfg.pairs.input).expanduser(), Path(cfg.pairs.target).expanduser()
+    a, b = pin.resolve(), ptg.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise ValueError(f"data.folder.pairs.target: {cfg.pairs.target} is data.folder.pairs.input "
+                         f"({cfg.pairs.input}) or overlaps it; every image would be paired with itself")
+    inputs, targets = images_in(pin, "pairs.input", required=False), images_in(ptg, "pairs.target", required=False)
     for stems, there, key in ((inputs, targets, "pairs.target"), (targets, inputs, "pairs.input")):
         alone = sorted(set(stems) - set(there))
         if alone:
@@ -83,6 +121,31 @@ def pairs_listing(cfg: FolderConfig, max_pixels: int) -> list[dict]:
             raise ValueError(f"data.folder.pairs: {p} is {a[0]}x{a[1]} but its target {targets[stem]} is "
                              f"{b[0]}x{b[1]}; a pair must have one size")
     return [{"stem": n, "path": p, "target": targets[n]} for n, p in inputs.items()]
+
+
+def refuse_shared_content(rows: list[dict]) -> None:
+    """The same content (SHA-256) in both splits, under two names or in two folders, stops the stage naming both
+    files: a test image that was also trained on is no test."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for r in rows:
+        for path in (r["path"], r.get("target")):
+            if not path:
+                continue
+            digest = sha256_file(path)
+            split_, first = seen.setdefault(digest, (r["split"], path))
+            if split_ != r["split"]:
+                raise ValueError(f"data.folder: {first} ({split_}) and {path} ({r['split']}) are the same image "
+                                 f"(SHA-256 {digest[:16]}...); one would be trained on and the other tested: remove "
+                                 "one, or list both in data.folder.test_files")
+
+
+def listing(cfg: FolderConfig, root: Path, max_pixels: int) -> dict:
+    """What the download stage reads of the user's folders, with each file's SHA-256: the ``photos`` stage writes
+    it and the download stage depends on it (DVC cannot depend on a folder that may not exist)."""
+    check_apart(cfg, root)
+    clean, pairs = clean_listing(cfg), pairs_listing(cfg, max_pixels)
+    return {"clean": {r["stem"]: sha256_file(r["path"]) for r in clean},
+            "pairs": {r["stem"]: [sha256_file(r["path"]), sha256_file(r["target"])] for r in pairs}}
 
 
 def assign_splits(cfg: FolderConfig, clean: list[dict], pairs: list[dict]) -> None:

@@ -3,9 +3,12 @@
 ``read_rgb`` returns ``uint8`` H x W x 3 or raises a :class:`BadImage` subclass naming the file:
 
 - :class:`CorruptImage`: not decodable or truncated;
-- :class:`GrayscaleImage`: one-channel image (skipped, as RL-Restore's generator does: ``if size(image,3) > 1``);
+- :class:`GrayscaleImage`: one-channel image (RL-Restore's generator skips them: ``if size(image,3) > 1``; the data
+  stages stop naming the file unless ``data.skip_bad``);
+- :class:`MultiFrameImage`: an animated GIF / PNG / WebP or a multi-page TIFF (only the first frame would be
+  used); a camera's MPO file, whose extra frames are previews of the first, is read as its first frame;
 - :class:`TooLargeImage`: width x height above ``max_pixels`` (decompression-bomb limit), checked from the
-  header before any pixel is decoded.
+  header before any pixel is decoded; :class:`TooSmallImage` (raised by the synthesize stage): below the patch.
 
 RGBA / palette / CMYK images are converted to RGB (alpha dropped, like MATLAB's ``imread``); 16-bit RGB PNGs
 are reduced to 8 bits by Pillow (high byte kept); the EXIF orientation is applied. Every image the project
@@ -52,6 +55,14 @@ class TooLargeImage(BadImage):
     reason = "too_large"
 
 
+class TooSmallImage(BadImage):
+    reason = "too_small"
+
+
+class MultiFrameImage(BadImage):
+    reason = "multi_frame"
+
+
 def to_float(u8: np.ndarray) -> np.ndarray:
     """``uint8`` -> float32 in [0, 1] (``u / 255``, as torchvision's ``ToTensor``, which OWAN's loader used)."""
     return np.asarray(u8).astype(np.float32) / 255.0
@@ -82,6 +93,14 @@ def _open(path, max_pixels: int, limit_name: str = "data.max_pixels") -> Image.I
     if w * h > max_pixels:
         im.close()
         raise TooLargeImage(path, f"{w}x{h} = {w * h:,} pixels exceeds {limit_name} {max_pixels:,}")
+    try:
+        frames = getattr(im, "n_frames", 1)
+    except (OSError, EOFError, SyntaxError, ValueError) as exc:
+        im.close()
+        raise CorruptImage(path, f"not a readable image ({exc})") from exc
+    if frames > 1 and im.format != "MPO":
+        im.close()
+        raise MultiFrameImage(path, f"{frames} frames ({im.format}); expected one image (save each frame as a file)")
     return im
 
 

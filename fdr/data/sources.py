@@ -14,8 +14,9 @@
 
 Manifest columns: ``name, split, path, sha256, width, height`` (the contract) and ``dataset, kind, target,
 layout, level, scene, status, source_sha256``. Paths are relative to ``data.root``. ``status`` is ``ok`` or
-the reason an image is skipped (``grayscale``, ``corrupt``, ``too_large``); corrupt / too-large images stop the
-stage with an error naming the file unless ``data.skip_bad`` is true.
+the reason an image is skipped (``grayscale``, ``multi_frame``, ``corrupt``, ``too_large``); such images stop the
+stage with an error naming the file unless ``data.skip_bad`` is true (RL-Restore's generator skips one-channel
+images silently; here they are named, see reports/choices.md).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from . import folder
 from .download import DownloadError, fetch, is_local
 from .extract import safe_extract
 from .folder import images_under
-from .imageio import BadImage, GrayscaleImage, probe, read_rgb, sha256_file, write_png
+from .imageio import BadImage, probe, read_rgb, sha256_file, write_png
 from .layout import built_aside
 
 RAW_COLUMNS = ["name", "split", "path", "sha256", "width", "height", "dataset", "kind", "target", "layout",
@@ -197,6 +198,7 @@ def _folder_rows(d, dest: Path) -> list[dict]:
     file), then copied byte for byte below ``dest``."""
     clean, pairs = folder.clean_listing(d.folder), folder.pairs_listing(d.folder, d.max_pixels)
     folder.assign_splits(d.folder, clean, pairs)
+    folder.refuse_shared_content(clean + pairs)
     rows = [_row(name=f"folder/{r['stem']}", split=r["split"], path=r["path"], dataset="folder", kind="clean",
                  scene=f"folder/{r['stem']}") for r in clean]
     rows += [_row(name=f"folder-pairs/{r['stem']}", split=r["split"], path=r["path"], target=r["target"],
@@ -221,9 +223,7 @@ def _check_row(row: dict, max_pixels: int, skip_bad: bool) -> dict:
         for extra in paths[1:]:
             probe(extra, max_pixels)
         row["status"] = "ok"
-    except GrayscaleImage:
-        row["status"], w, h = "grayscale", 0, 0
-    except BadImage as exc:
+    except BadImage as exc:  # one-channel, multi-frame, corrupt, too large
         if not skip_bad:
             raise
         row["status"], w, h = exc.reason, 0, 0
@@ -240,6 +240,8 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
     d = cfg.data
     root = Path(root if root is not None else d.root)
     downloads = Path(downloads if downloads is not None else root / "downloads")
+    if d.source == "folder":
+        folder.check_apart(d.folder, root)  # before anything under root is touched
     root.mkdir(parents=True, exist_ok=True)
     with built_aside(root, "raw") as tmp:
         rows: list[dict] = []
@@ -269,16 +271,16 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
             jobs.append(("gopro", d.gopro, "gopro", lambda f: list_gopro(f, d.gopro_blur)))
         if d.rl_restore_testsets.url is not None:
             jobs.append(("rl_restore_testsets", d.rl_restore_testsets, "rl-restore", list_rl_restore))
-        for key, arch, folder, lister in jobs:
-            archives.append(_fetch_extract(key, arch, cfg, downloads, tmp / folder, log, progress))
-            listed = lister(tmp / folder)
+        for key, arch, subdir, lister in jobs:
+            archives.append(_fetch_extract(key, arch, cfg, downloads, tmp / subdir, log, progress))
+            listed = lister(tmp / subdir)
             if not listed:
                 raise ValueError(f"data.{key}: archive {archives[-1]['archive']} contains no images in the "
                                  f"expected layout (see fdr/data/sources.py)")
             try:
                 rows.extend(_check_row(r, d.max_pixels, d.skip_bad) for r in listed)
             except BadImage as exc:  # name the member in the user's archive, not the temporary folder
-                member = Path(exc.path).relative_to(tmp / folder).as_posix()
+                member = Path(exc.path).relative_to(tmp / subdir).as_posix()
                 raise type(exc)(f"{archives[-1]['archive']}: {member}", exc.detail.replace(exc.path, member)) from exc
         for r in rows:  # paths relative to data.root, as they will be after the rename
             for col in ("path", "target"):

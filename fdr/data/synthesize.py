@@ -40,10 +40,10 @@ import pandas as pd
 from PIL import Image
 
 from fdr.atomic import write_json
-from fdr.config import Config
+from fdr.config import Config, ConfigError
 
 from . import degrade, palette, rain_motion
-from .imageio import BadImage, quantize, read_rgb, to_float, write_png
+from .imageio import BadImage, TooSmallImage, quantize, read_rgb, to_float, write_png
 from .layout import SET_KEYS, built_aside
 from .patches import grid
 from .sources import read_raw_manifest
@@ -167,7 +167,7 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
     """Synthesise one source image (all its scales); returns ``{"rows": [...]}``, ``{"skip": ...}`` or
     ``{"bad": ...}``. ``out`` is the folder being built (renamed to ``root/synth`` at the end)."""
     if task.passthrough:
-        return _passthrough(task, cfg)
+        return _passthrough(task, cfg, root)
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=_spawn_key(task.set, task.index)))
     try:
         clean_u8 = load(root, task.clean, cfg.data.max_pixels)  # H x W x 3
@@ -180,11 +180,8 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
         clean = scaled(clean, syn.base_scale)
         if min(clean.shape[1:]) < patch:
             hh, ww = clean.shape[1:]
-            return {"skip": (task.set, task.source, "too_small",
-                             f"{ww}x{hh} after base_scale={syn.base_scale} is smaller than crop.patch={patch}")}
-    elif syn.didhy_size < patch:
-        return {"skip": (task.set, task.source, "too_small",
-                         f"synthesis.didhy_size={syn.didhy_size} is smaller than crop.patch={patch}")}
+            return _too_small(task, root / task.clean.path,
+                              f"{ww}x{hh} after base_scale={syn.base_scale} is smaller than crop.patch={patch}")
     writer = _Writer(task, cfg, out)
     if task.track == "hybrid":
         _hybrid(task, syn, clean, clean_u8, rng, writer)
@@ -193,11 +190,17 @@ def run_task(task: Task, cfg: Config, root: Path, out: Path) -> dict:
     return {"rows": writer.rows}
 
 
-def _passthrough(task: Task, cfg: Config) -> dict:
+def _too_small(task: Task, path: Path, detail: str) -> dict:
+    """An image no patch fits in: stops the stage naming it, or is skipped and counted (``data.skip_bad``)."""
+    exc = TooSmallImage(path, detail)
+    return {"bad": (task.set, task.source, exc.reason, str(exc))}
+
+
+def _passthrough(task: Task, cfg: Config, root: Path) -> dict:
     """Paired data used as it is: one manifest row pointing at the data set's own files."""
     (w, h), patch = task.size, cfg.crop.patch
     if min(w, h) < patch:
-        return {"skip": (task.set, task.source, "too_small", f"{w}x{h} smaller than crop.patch={patch}")}
+        return _too_small(task, root / task.degraded.path, f"{w}x{h} smaller than crop.patch={patch}")
     return {"rows": [_row(task, cfg, f"{task.index:05d}-{_safe(task.source)}", scale_index=0, scale=1.0, height=h,
                           width=w, level=task.level, input=task.degraded.path, target=task.clean.path,
                           input_box=task.degraded.box_str(), target_box=task.clean.box_str())]}
@@ -405,6 +408,36 @@ def _work(task: Task) -> dict:
         return run_task(task, _WORKER["cfg"], _WORKER["root"], _WORKER["out"])
 
 
+def _sorted_results(cfg: Config, sets: dict, tasks: list[Task], results: list[dict]) -> tuple[dict, list]:
+    """``({set: rows}, skipped)``; a bad image stops the stage naming it unless ``data.skip_bad``, and so does a
+    set left without a sample (crop would otherwise blame crop.patch)."""
+    small: dict[str, list] = {}
+    for task, res in zip(tasks, results):
+        bad = res.get("bad", ("", "", "", ""))
+        small.setdefault(task.set, []).append(bad[3] if bad[2] == "too_small" else None)
+    for name, details in small.items():
+        if all(details):  # not the images: the patch size
+            raise ConfigError(f"crop.patch: {cfg.crop.patch} leaves set '{name}' without a single patch (every image "
+                              f"is smaller, e.g. {details[0]}); expected a patch size no larger than the images")
+    skipped, by_set = [], {name: [] for name in sets}
+    for task, res in zip(tasks, results):
+        if "bad" in res:
+            if not cfg.data.skip_bad:
+                raise BadImage(res["bad"][1], f"{res['bad'][3]} (data.skip_bad: true skips such images)")
+            skipped.append(res["bad"])
+        elif "skip" in res:
+            skipped.append(res["skip"])
+        else:
+            by_set[task.set].extend(res["rows"])
+    for name, rows in by_set.items():
+        if not rows:
+            why = [f"{s[1]} ({s[2]}: {s[3]})" for s in skipped if s[0] == name]
+            raise ValueError(f"synthesize: set '{name}' has no samples: " + (
+                f"its {len(why)} image(s) were all skipped, e.g. {why[0]}" if why else
+                f"no image of data.source {cfg.data.source!r} is in its split (data/raw/manifest.csv)"))
+    return by_set, skipped
+
+
 def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] = None,
                log: Callable[[str], None] = print, progress: bool = True) -> dict:
     """Build ``<root>/synth`` atomically from ``<root>/raw``; returns the summary (also written as JSON)."""
@@ -412,6 +445,10 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
 
     root = Path(root if root is not None else cfg.data.root)
     workers = cfg.synthesis.workers if workers is None else workers
+    syn = cfg.synthesis
+    if (syn.didhy or syn.single) and syn.didhy_size < cfg.crop.patch:
+        raise ConfigError(f"synthesis.didhy_size: {syn.didhy_size} is smaller than crop.patch ({cfg.crop.patch}); "
+                          "the DID-HY, deblur and derain scenes would hold no patch")
     raw = read_raw_manifest(root)
     sets = plan(cfg, raw)
     all_tasks = [t for ts in sets.values() for t in ts]
@@ -427,17 +464,7 @@ def synthesize(cfg: Config, root: Optional[Path] = None, workers: Optional[int] 
             with degrade.single_thread():
                 results = [run_task(t, cfg, root, tmp) for t in tqdm(all_tasks, desc="synthesize",
                                                                       disable=not progress, leave=False)]
-        skipped = []
-        by_set: dict[str, list[dict]] = {name: [] for name in sets}
-        for task, res in zip(all_tasks, results):
-            if "bad" in res:
-                if not cfg.data.skip_bad:
-                    raise BadImage(res["bad"][1], f"{res['bad'][3]} (data.skip_bad: true skips such images)")
-                skipped.append(res["bad"])
-            elif "skip" in res:
-                skipped.append(res["skip"])
-            else:
-                by_set[task.set].extend(res["rows"])
+        by_set, skipped = _sorted_results(cfg, sets, all_tasks, results)
         for name, rows in by_set.items():
             pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(tmp / name / "manifest.csv", index=False)
         raw_skips = raw[raw["status"] != "ok"]

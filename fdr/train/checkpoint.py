@@ -20,6 +20,7 @@ has not gone past the budget; otherwise it starts from scratch and says why.
 from __future__ import annotations
 
 import random
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -33,6 +34,7 @@ from fdr.errors import InputError
 FORMAT = "fdr-checkpoint"
 VERSION = 2  # 2: model_cfg holds the architecture's own section (baselines have their own config classes)
 DEFAULT_CHECKPOINT = Path("models/fdrnet/checkpoint.pt")  # written by `dvc repro` (stage train@fdrnet)
+MAX_PARAMETERS = 100_000_000  # weights of one model: 60x the paper's 1.67M; a larger one is refused unbuilt
 
 
 class CheckpointError(InputError):
@@ -54,11 +56,50 @@ def save(path: Path, state: Mapping[str, Any]) -> None:
     atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
+def check_archive(path: Path) -> None:
+    """Before anything is loaded: ``torch.save``'s zip stores its members uncompressed, so together they declare no
+    more bytes than the file holds. ``weights_only`` stops code, not size: a small file whose members declare
+    gigabytes (compressed) would be inflated into memory by ``torch.load``."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint (not the zip file torch.save writes: {exc})") from exc
+    size, declared = path.stat().st_size, sum(m.file_size for m in members)
+    packed = sum(m.compress_type != zipfile.ZIP_STORED for m in members)
+    if declared > size or packed:
+        raise CheckpointError(f"{path}: its members declare {declared:,} bytes in a file of {size:,} bytes ({packed} "
+                              "compressed; torch.save compresses none); not loaded")
+
+
+def check_model_size(name: str, cfg: Any, source: str, weights: Optional[Mapping[str, Any]] = None,
+                     error: type = CheckpointError) -> int:
+    """The number of weights (parameters and buffers) the architecture ``cfg`` has, counted without allocating any
+    (``meta`` device); above :data:`MAX_PARAMETERS`, or unequal to the count in ``weights`` (a checkpoint's),
+    refused before the model is built. Errors (``error``) name ``source`` and the configuration."""
+    from fdr.config import to_dict
+    from fdr.models import build
+
+    with torch.device("meta"):
+        n = sum(t.numel() for t in build(name, cfg).state_dict().values())
+    shown = ", ".join(f"{k} {v}" for k, v in to_dict(cfg).items() if isinstance(v, int) and not isinstance(v, bool))
+    if n > MAX_PARAMETERS:
+        raise error(f"{source}: {name} with {shown} has {n:,} weights, above the limit of "
+                              f"{MAX_PARAMETERS:,} (fdr.train.checkpoint.MAX_PARAMETERS); not built")
+    if weights is not None:
+        held = sum(t.numel() for t in weights.values() if isinstance(t, torch.Tensor))
+        if held != n:
+            raise error(f"{source}: its configuration ({name} with {shown}) has {n:,} weights but the file "
+                                  f"holds {held:,}; not built")
+    return n
+
+
 def read(path: Path, map_location: Any = "cpu") -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; errors name the file."""
+    """Read a checkpoint with ``torch.load(weights_only=True)`` after :func:`check_archive`; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
+    check_archive(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated file, foreign pickle, ...
@@ -120,6 +161,7 @@ def load_model(path: Path, map_location: Any = "cpu") -> tuple[nn.Module, dict]:
     if not isinstance(state.get("model"), Mapping):
         raise CheckpointError(f"{path}: no 'model' entry with the weights (not a checkpoint written by training)")
     cfg = model_config(state, str(path))
+    check_model_size(state["model_name"], cfg, str(path), state["model"])
     model = build(state["model_name"], cfg)
     load_state_strict(model, state["model"], str(path))
     bad = [name for name, t in [*model.named_parameters(), *model.named_buffers()]

@@ -12,8 +12,9 @@ of :func:`train_step` calls, and writes the summary.
   computed in float32. ``train.compile`` trains through ``torch.compile(model)`` (validation and checkpoints
   use the model itself); where compilation fails the first step says so and training goes on eagerly.
 - Checkpoint: ``out_dir/checkpoint.pt`` every ``checkpoint_every`` iterations and at the end, written
-  atomically; a rerun resumes from it when :func:`fdr.train.checkpoint.resumable` allows. With deterministic
-  algorithms on CPU a run killed at any point and resumed ends with the same weights as an uninterrupted one.
+  atomically, and kept where ``dvc exp run`` does not delete it (:mod:`fdr.train.resume`); a rerun resumes from
+  the further of the two when :func:`fdr.train.checkpoint.resumable` allows. With deterministic algorithms on
+  CPU a run killed at any point and resumed ends with the same weights as an uninterrupted one.
 - Losses stay on the device and are read back to the host only when something is logged, validated or
   saved, not after every step (SVDO's eigensolver still waits for the GPU once per step). A non-finite loss
   then stops training with :class:`TrainingError` naming the first non-finite iteration; the last checkpoint
@@ -37,8 +38,9 @@ from torch import nn
 from tqdm import tqdm
 
 from fdr.atomic import write_json
-from fdr.config import Config, to_dict
-from fdr.config.runs import Run
+from fdr.config import Config, ConfigError, to_dict
+from fdr.config import load as load_config
+from fdr.config.runs import Run, resolve
 from fdr.data.dataset import BatchOrder, PatchDataset
 from fdr.errors import InputError
 from fdr.evaluate.patches import evaluate_model
@@ -46,7 +48,7 @@ from fdr.models import build, count_parameters
 from fdr.provenance import git_revision
 from fdr.tensors import to_device
 from fdr.train import checkpoint as ckpt
-from fdr.train import distributed
+from fdr.train import distributed, resume
 from fdr.train.live import log_metrics, open_live
 from fdr.train.log import TrainLog
 from fdr.train.losses import fdr_loss
@@ -87,16 +89,19 @@ def make_optimizer(model: nn.Module, tc, cuda: bool):
     return optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=tc.amp == "fp16" and cuda)
 
 
-def train(cfg: Config, run: Run, out_dir: Path, progress: bool = True) -> dict:
+def train(cfg: Config, run: Run, out_dir: Path, progress: bool = True, params: Optional[Path] = None) -> dict:
     """Train ``run`` (see :func:`fdr.config.runs.resolve`) with its training settings (``run.train_cfg``: the train
     section with the row's switches) and write ``out_dir/{checkpoint.pt, live/, summary.json}``; resumes from
-    ``out_dir/checkpoint.pt``. ``run.seed`` drives the initial weights, the batch order and the crops.
-    Returns the summary (on every rank)."""
+    ``out_dir/checkpoint.pt``. ``run.seed`` drives the initial weights, the batch order and the crops. With
+    ``params`` (the file ``cfg`` was read from), training stops when that file stops giving the run the settings
+    it started with (:meth:`Trainer.check_params`). Returns the summary (on every rank)."""
+    started = settings(cfg, run)
     cfg = dataclasses.replace(cfg, seed=run.seed, train=run.train_cfg)
     ctx = distributed.setup(cfg.train.device)
     try:
         with _determinism(cfg.train.deterministic, ctx.device):
             trainer = Trainer(cfg, run, Path(out_dir), ctx)
+            trainer.watch = (Path(params), started) if params is not None else None
             trainer.loop(progress)
             return trainer.finish()
     finally:
@@ -120,6 +125,7 @@ class Trainer:
         # ---- data and model
         self.dataset = PatchDataset(self.train_dir, crop=tc.crop, seed=cfg.seed, augment=tc.augment)
         self.order = BatchOrder(self.dataset, tc.batch_size, cfg.seed, ctx.rank, ctx.world_size)
+        ckpt.check_model_size(run.model_name, run.model_cfg, f"run {run.name}", error=ConfigError)
         model = build(run.model_name, run.model_cfg, seed=cfg.seed)
         if ctx.distributed and cuda:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BN statistics over the global batch
@@ -128,6 +134,7 @@ class Trainer:
         # ---- resume
         self.path = out_dir / CHECKPOINT
         self.fingerprint = ckpt.fingerprint(cfg, run.model_name, self.model, self.train_dir)
+        self.resume_state = resume.state_folder(out_dir, self.fingerprint)
         self.start, self.prior_wall, self.log = 0, 0.0, TrainLog()
         self.resumed = self._resume()
         self.last_good = self.start if self.resumed else None
@@ -140,23 +147,35 @@ class Trainer:
         self.live = open_live(out_dir / LIVE, self.resumed and self.start) if ctx.is_main else None
         self.git_rev = git_revision()
         self.pending: list[torch.Tensor] = []  # per-iteration (loss, l1, svdo), read back at the next flush
+        self.watch: Optional[tuple[Path, dict]] = None  # (parameter file, the settings read from it at the start)
 
     def say(self, msg: str) -> None:
         if self.ctx.is_main:
             print(msg, file=sys.stderr, flush=True)
 
     def _resume(self) -> bool:
-        """Continue from ``checkpoint.pt`` when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
+        """Continue from ``checkpoint.pt`` or the resume state kept beside it (:mod:`fdr.train.resume`), the
+        further of the two, when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
         if self.ctx.is_main:
             ckpt.remove_stale_temporaries(self.out_dir, CHECKPOINT)
-        state, message = ckpt.resumable(self.path, self.fingerprint, self.total)
-        if message:
-            self.say(f"{self.run.name}: {message}")
-        if state is not None:
-            ckpt.restore(state, str(self.path), self.model, self.optimizer, self.scheduler, self.scaler)
-            self.start, self.prior_wall = state["iteration"], state["wall_s"]
-            self.log = TrainLog.from_state(state["log"])
-        return state is not None
+        best, source = None, None
+        for path in (self.path, resume.checkpoint(self.resume_state)):
+            if path is None or (source is not None and os.path.samefile(path, source)):
+                continue
+            state, why_not = ckpt.resumable(path, self.fingerprint, self.total)
+            if state is None and why_not:
+                self.say(f"{self.run.name}: {why_not}")
+            elif state is not None and (best is None or state["iteration"] > best["iteration"]):
+                best, source = state, path
+        if best is None:
+            return False
+        self.say(f"{self.run.name}: resuming from {source} at iteration {best['iteration']}")
+        if source != self.path and self.ctx.is_main:  # DVC removed the output (dvc exp run): its logs too
+            resume.restore_live(self.resume_state, self.out_dir / LIVE)
+        ckpt.restore(best, str(source), self.model, self.optimizer, self.scheduler, self.scaler)
+        self.start, self.prior_wall = best["iteration"], best["wall_s"]
+        self.log = TrainLog.from_state(best["log"])
+        return True
 
     def loop(self, progress: bool) -> None:
         tc, device = self.cfg.train, self.ctx.device
@@ -242,10 +261,31 @@ class Trainer:
         if not weights_finite(self.model):
             raise TrainingError(f"{self.run.name}: weights became non-finite by iteration {it}; not saved, {self.kept()}")
         ckpt.save(self.path, checkpoint_state(self, it))
+        resume.keep(self.path, self.out_dir / LIVE, self.resume_state)
         self.last_good = it
+        self.check_params()
+
+    def check_params(self) -> None:
+        """Stop when the parameter file no longer gives this run the settings it started with: a second
+        ``dvc exp run`` in the workspace rewrites ``params.yaml`` under a running one, and DVC would record the
+        new values for weights trained with the old ones."""
+        if self.watch is None:
+            return
+        path, started = self.watch
+        try:
+            now = load_config(path)
+            changed = ckpt.differences(started, settings(now, resolve(now, self.run.name)))
+        except InputError as exc:
+            changed = [f"no longer readable: {exc}"]
+        if changed:
+            raise TrainingError(f"{self.run.name}: {path} changed while training ({', '.join(changed[:4])}); another "
+                                "`dvc exp run` in this workspace? Run one at a time, or queue them (`dvc exp run "
+                                f"--queue ...`, then `dvc queue start`). Stopped, {self.kept()}")
 
     def finish(self) -> dict:
         """Check that every rank holds the same weights, write ``summary.json``, close the logs."""
+        if self.ctx.is_main:
+            self.check_params()
         checks = distributed.all_gather_floats(_checksum(self.model), self.ctx)
         if any(c != checks[0] for c in checks):
             raise TrainingError(f"{self.run.name}: processes ended with different weights (checksums {checks})")
@@ -253,6 +293,7 @@ class Trainer:
         if self.ctx.is_main:
             write_json(self.out_dir / SUMMARY, summary)
             self.live.end()
+            resume.discard(self.resume_state)
         return summary
 
 
@@ -315,6 +356,14 @@ def summarize(t: Trainer, session_s: float, checks: list) -> dict:
         "best_val_psnr": t.log.best_val_psnr, "best_val_iteration": t.log.best_val_iteration,
         "rank_checksums": checks, "git_revision": t.git_rev,
     }
+
+
+def settings(cfg: Config, run: Run) -> dict:
+    """What the train stage reads for ``run`` (its dvc.yaml params): the architecture, the training settings with
+    the row's switches, the seed, the patch sets, the validation batch."""
+    return {"model": to_dict(run.model_cfg), "train": to_dict(run.train_cfg), "seed": run.seed,
+            "sets": [run.train_set, run.val_set], "evaluate.batch_size": cfg.evaluate.batch_size,
+            "data.root": cfg.data.root}
 
 
 def weights_finite(model: nn.Module) -> bool:

@@ -119,3 +119,54 @@ def test_unquoted_off_reads_as_the_word():
         config.from_dict(yaml.safe_load("train:\n  amp: on\n"))
     with pytest.raises(ConfigError, match="train.deterministic"):
         config.from_dict({"train": {"deterministic": "off"}})
+
+
+def test_numbers_in_exponent_form_are_numbers_as_dvc_writes_them(tmp_path):
+    """DVC writes `-S train.beta=1e-5` as `1e-05`; YAML 1.1 alone would read that (and `lr: 2e-3`) as text."""
+    p = tmp_path / "params.yaml"
+    p.write_text("train:\n  beta: 1e-05\n  lr: 2e-3\n  lr_decay: 8E-1\nsynthesis:\n  blur_sigma_step: 1E+0\n"
+                 "runs:\n  fast: {training: {lr: 3e-3}}\n")
+    cfg = config.load(p)
+    assert (cfg.train.beta, cfg.train.lr, cfg.train.lr_decay, cfg.synthesis.blur_sigma_step) == (1e-5, 2e-3, 0.8, 1.0)
+    assert resolve(cfg, "fast").train_cfg.lr == 3e-3 and isinstance(resolve(cfg, "fast").train_cfg.lr, float)
+    assert config.from_dict({"train": {"lr": "5e-4"}}).train.lr == 5e-4  # a float field given as text
+    for bad in ("fast", "1e-3x", "inf", "nan", "1e999"):
+        with pytest.raises(ConfigError, match="train.lr"):
+            config.from_dict({"train": {"lr": bad}})
+    with pytest.raises(ConfigError, match="train.iterations"):
+        config.from_dict({"train": {"iterations": "1e3"}})  # integers stay integers
+
+
+def test_a_key_given_twice_is_refused_naming_file_key_and_lines(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text("seed: 0\ntrain:\n  lr: 0.001\n  batch_size: 4\n  lr: 0.01\n")
+    with pytest.raises(ConfigError, match=rf"{p}: line 5: duplicate key 'lr' \(first given on line 3\)"):
+        config.load(p)
+    p.write_text("seed: 0\nseed: 1\n")
+    with pytest.raises(ConfigError, match=r"line 2: duplicate key 'seed'"):
+        config.load(p)
+
+
+@pytest.mark.parametrize("key, value", [("model.channels", 1_000_000_000), ("model.phases", 10_000),
+                                        ("baselines.dncnn.depth", 100_000), ("baselines.owan.channels", 5000),
+                                        ("ablations.channels", [8, 100_000])])
+def test_model_sizes_beyond_the_limit_are_one_line_errors_naming_the_key(key, value):
+    with pytest.raises(ConfigError, match=rf"^{key}: expected .*in \[\d, \d+\]"):
+        config.from_dict({}, overrides={key: value})
+
+
+def test_every_key_of_the_typed_config_is_in_params_yaml():
+    """So `-S key=value` works for every documented key (DVC needs `+key=` for a key the file lacks)."""
+    from fdr.config import to_dict
+    from fdr.config.yamlio import read
+
+    def missing(full: dict, given: dict, prefix: str = "") -> list[str]:
+        out = []
+        for key, value in full.items():
+            if key not in given:
+                out.append(prefix + key)
+            elif isinstance(value, dict) and prefix + key != "runs":
+                out += missing(value, given[key], f"{prefix}{key}.")
+        return out
+
+    assert missing(to_dict(config.load("params.yaml")), read("params.yaml")) == []

@@ -3,8 +3,10 @@ training on each, the split and manifest, the errors, and DVC noticing a changed
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +120,14 @@ def test_split_follows_test_files_and_is_stable_when_photos_are_added():
     ("no_folder", r"data.folder.clean: .*nowhere is not a folder"),
     ("unknown_test_file", r"data.folder.test_files: 'zebra' is not an image"),
     ("one_image", r"data.folder.clean: 1 image\(s\); at least 2 are needed"),
+    ("no_image", r"data.folder.clean: no images in .*clean \(expected .png"),
+    ("pairs_one_folder", r"data.folder.pairs.target: .*noisy is data.folder.pairs.input \(.*noisy\) or overlaps it"),
+    ("targets_alone", r"data.folder.pairs.input: no partner for .*sharp/astronaut.png"),
+    ("linked_folder", r"data.folder.clean: .*clean/linked is a link to a folder; its images would not be used"),
+    ("same_image_in_both_splits", r"data.folder: .*clean/IMG_0001.jpg \(train\) and .*clean/coffee.jpg \(test\) are "
+                                  r"the same image \(SHA-256 [0-9a-f]{16}...\)"),
+    ("gray", r"clean/gray.png: one-channel image \(mode L\); expected colour"),
+    ("animated", r"clean/moving.gif: 2 frames \(GIF\); expected one image"),
 ])
 def test_folder_faults_stop_with_a_message_naming_the_file(tmp_path, folders, fault, message):
     clean, pin, ptg = folders
@@ -137,9 +147,65 @@ def test_folder_faults_stop_with_a_message_naming_the_file(tmp_path, folders, fa
     elif fault == "one_image":
         for p in list(clean.rglob("*.*"))[1:]:
             p.unlink()
+    elif fault == "no_image":
+        for p in list(clean.rglob("*.*")):
+            p.unlink()
+    elif fault == "pairs_one_folder":
+        ptg = pin
+    elif fault == "targets_alone":
+        shutil.rmtree(pin)  # the optional input folder gone, its targets left
+    elif fault == "linked_folder":
+        (tmp_path / "elsewhere").mkdir()
+        shutil.copy(clean / "chelsea.png", tmp_path / "elsewhere" / "cat.png")
+        (clean / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    elif fault == "same_image_in_both_splits":
+        shutil.copy(clean / "coffee.jpg", clean / "IMG_0001.jpg")
+        over["data.folder.test_files"] = ["coffee.jpg"]
+    elif fault == "gray":
+        Image.fromarray(np.full((90, 90), 128, np.uint8)).save(clean / "gray.png")
+    elif fault == "animated":
+        frames = [Image.fromarray(np.full((90, 90, 3), v, np.uint8)) for v in (0, 255)]
+        frames[0].save(clean / "moving.gif", save_all=True, append_images=frames[1:])
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         prepare_raw(_cfg(tmp_path, clean, pin, ptg, **over), progress=False, log=lambda m: None)
     assert not (tmp_path / "data" / "raw").exists()
+
+
+def test_the_same_image_twice_in_one_split_and_missing_pair_folders_are_accepted(tmp_path, folders):
+    clean, pin, ptg = folders
+    shutil.copy(clean / "coffee.jpg", clean / "IMG_0001.jpg")
+    cfg = _cfg(tmp_path, clean, tmp_path / "no-input", tmp_path / "no-target",
+               **{"data.folder.test_files": ["coffee.jpg", "IMG_0001.jpg"]})
+    raw = prepare_raw(cfg, progress=False, log=lambda m: None).set_index("name")
+    assert raw.loc["folder/coffee", "split"] == raw.loc["folder/IMG_0001", "split"] == "test"
+    assert not raw.index.str.startswith("folder-pairs/").any()
+
+
+def test_images_no_patch_fits_or_a_set_left_empty_stop_synthesis_naming_them(tmp_path, folders):
+    """Synthesis is the first stage that knows crop.patch: it names a photo too small for it (crop used to blame
+    crop.patch for an empty test set), and a set whose images were all skipped (data.skip_bad)."""
+    clean = folders[0]
+    Image.fromarray(np.full((40, 50, 3), 90, np.uint8)).save(clean / "tiny.png")
+
+    def run(test_files, **over):
+        cfg = _cfg(tmp_path, clean, tmp_path / "no-input", tmp_path / "no-target", **{
+            "data.folder.test_files": test_files, "synthesis.didhy": False, "synthesis.single": False, **over})
+        prepare_raw(cfg, progress=False, log=lambda m: None)
+        synthesize(cfg, progress=False, log=lambda m: None)
+
+    with pytest.raises(config.ConfigError, match=r"crop.patch: 63 leaves set 'test_mild' without a single patch \(every "
+                                                 r"image is smaller, e.g. .*raw/folder/clean/tiny.png: 50x40 after"):
+        run(["tiny.png"])
+    with pytest.raises(ValueError, match=r"folder/tiny: .*raw/folder/clean/tiny.png: 50x40 after base_scale=1.0 is "
+                                         r"smaller than crop.patch=63 \(data.skip_bad: true skips"):
+        run(["tiny.png", "coffee.jpg"])
+    assert not (tmp_path / "data" / "synth").exists()
+    whole = (tmp_path / "whole.png")
+    Image.fromarray((np.random.default_rng(0).random((90, 90, 3)) * 255).astype(np.uint8)).save(whole)
+    (clean / "cut.png").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # header fine, pixels cut
+    with pytest.raises(ValueError, match=r"synthesize: set 'test_mild' has no samples: its 1 image\(s\) were all "
+                                         r"skipped, e.g. folder/cut \(corrupt"):
+        run(["cut.png"], **{"data.skip_bad": True})
 
 
 def test_bad_photos_are_named_or_skipped_and_counted(tmp_path, folders):
@@ -161,31 +227,53 @@ def test_bad_photos_are_named_or_skipped_and_counted(tmp_path, folders):
     assert ("folder/tiny", "too_small") in reasons
 
 
-def test_a_changed_photo_makes_dvc_rerun_the_download_stage(tmp_path, folders):
-    """The project's own download stage (as dvc.yaml writes it) in a scratch DVC project."""
-    clean, pin, ptg = folders
+def test_optional_folders_may_be_missing_and_a_changed_photo_reruns_the_download_stage(tmp_path, folders):
+    """The project's photos and download stages (as dvc.yaml writes them) in a scratch DVC project without a
+    photos/ folder: the embedded source runs; the folder source runs without its pairs folders; a retouched photo
+    re-runs the download stage, an untouched folder does not."""
+    clean = folders[0]
     work = tmp_path / "project"
     work.mkdir()
     for part in ("fdr", "stages"):
         shutil.copytree(REPO / part, work / part, ignore=shutil.ignore_patterns("__pycache__"))
-    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["download"]
-    (work / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"download": stage}}))
-    (work / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "data": {
-        "source": "folder", "folder": {"clean": str(clean), "pairs": {"input": str(pin), "target": str(ptg)}}}}))
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    (work / "dvc.yaml").write_text(yaml.safe_dump({"stages": {k: stages[k] for k in ("photos", "download")}}))
     env = subprocess_env()
+    env["PYTHONPATH"] = str(work)
 
     def dvc(*args) -> str:
         done = subprocess.run(["dvc", *args], cwd=work, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
+    def params(**data) -> None:
+        (work / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "data": {"test_count": 2, **data}}))
+
     dvc("init", "--no-scm", "-q")
+    params(source="embedded")  # photos/ (clean, pairs) does not exist at all
     dvc("repro", "-q", "download")
-    assert "up to date" in dvc("status")
+    params(source="folder", folder={"clean": str(clean), "pairs": {"input": "mine/in", "target": "mine/gt"}})
+    dvc("repro", "-q", "download")
+    assert dvc("status").split() == ["photos:", "always", "changed"]  # the list is made again; download is current
+    assert "Stage 'download' didn't change" in dvc("repro", "download")
     arr = np.asarray(Image.open(clean / "chelsea.png")).copy()
     arr[0, 0] ^= 1
     Image.fromarray(arr).save(clean / "chelsea.png")  # retouched: one pixel
-    assert f"modified:           {clean}" in dvc("status")
-    dvc("repro", "-q", "download")
+    assert "Running stage 'download'" in dvc("repro", "download")
     raw = pd.read_csv(work / "data" / "raw" / "manifest.csv").set_index("name")
     assert raw.loc["folder/chelsea", "sha256"] == _sha(clean / "chelsea.png")
+
+
+def test_a_user_folder_inside_what_the_pipeline_writes_is_refused_before_anything_is_touched(tmp_path, folders):
+    """data/raw is replaced whole by the download stage: a folder of the user's there is refused, files kept."""
+    mine = tmp_path / "data" / "raw" / "mine"
+    shutil.copytree(folders[0], mine)
+    (mine / "notes.txt").write_text("not an image, nowhere else")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"source": "folder", "folder": {"clean": str(mine)}}}))
+    done = subprocess.run([sys.executable, "-m", "stages.download"], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert re.search(r"download: error: data.folder.clean: .*data/raw/mine overlaps .*data/raw, which the pipeline "
+                     r"writes", done.stderr), done.stderr
+    assert (mine / "notes.txt").read_text() == "not an image, nowhere else"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["raw"]

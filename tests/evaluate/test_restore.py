@@ -103,6 +103,38 @@ def test_cli_never_writes_over_an_input_unless_asked(tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0
 
 
+def test_cli_never_replaces_a_file_already_in_the_output_folder_unless_asked(tmp_path, capsys):
+    tiny_checkpoint(tmp_path / "model.pt")
+    _photo(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    kept = _photo(out / "a.png", seed=5)
+    (out / "a.png").chmod(0o444)  # read-only, and still replaced by a rename unless refused
+    args = ["restore", "--checkpoint", str(tmp_path / "model.pt"), str(tmp_path / "a.png"), "-o", str(out), "--quiet"]
+    assert main(args) == 1
+    assert f"output {out / 'a.png'} already exists (use --overwrite to replace it" in capsys.readouterr().err
+    assert np.array_equal(np.asarray(Image.open(out / "a.png")), kept)
+    assert main(args + ["--overwrite"]) == 0
+    assert not np.array_equal(np.asarray(Image.open(out / "a.png")), kept)
+
+
+def test_cli_refuses_an_overlap_beyond_half_the_tile_and_a_multi_frame_image(tmp_path, capsys):
+    """--tile 32 --overlap 31 would restore a 4000 x 3000 photo in 209,961 tiles; an animated GIF would be
+    restored as its first frame alone."""
+    tiny_checkpoint(tmp_path / "model.pt")
+    _photo(tmp_path / "a.png")
+    base = ["restore", "--checkpoint", str(tmp_path / "model.pt"), "-o", str(tmp_path / "o"), "--quiet"]
+    assert main(base + [str(tmp_path / "a.png"), "--tile", "32", "--overlap", "31"]) == 2
+    assert "--overlap: expected 0 <= overlap <= tile / 2 (16), got 31" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    frames = [Image.fromarray(np.full((40, 40, 3), v, np.uint8)) for v in (0, 200, 90)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert main(base + [str(tmp_path / "anim.gif"), str(tmp_path / "a.png"), "--tile", "32", "--overlap", "16"]) == 1
+    err = capsys.readouterr().err
+    assert "anim.gif: 3 frames (GIF); expected one image" in err and "restored 1 of 2" in err
+    assert not (tmp_path / "o" / "anim.png").exists()
+
+
 def test_cli_pixel_limit_and_missing_default_checkpoint(tmp_path, capsys, monkeypatch):
     tiny_checkpoint(tmp_path / "model.pt")
     _photo(tmp_path / "a.png")
@@ -193,7 +225,7 @@ def test_cli_output_folder_inside_an_input_folder_is_not_restored_again(tmp_path
     _photo(photos / "a.png")
     args = ["restore", "--checkpoint", str(tmp_path / "model.pt"), str(photos), "-o", str(photos / "restored"),
             "--tile", "32", "--overlap", "8", "--quiet"]
-    assert main(args) == 0 and main(args) == 0
+    assert main(args) == 0 and main(args + ["--overwrite"]) == 0
     assert "restored 1 of 1" in capsys.readouterr().err.splitlines()[-1]
     assert sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.png")) == ["a.png", "restored/a.png"]
 

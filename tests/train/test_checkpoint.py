@@ -1,5 +1,6 @@
 """Checkpoint I/O: atomic writes, safe loading, architecture mismatch messages, RNG state (fdr.train.checkpoint)."""
 import random
+import zipfile
 
 import numpy as np
 import pytest
@@ -97,3 +98,37 @@ def test_git_revision_outside_a_repository(tmp_path):
     from fdr.provenance import git_revision
 
     assert git_revision(tmp_path) == "unknown"
+
+
+def test_a_small_file_declaring_a_large_tensor_is_refused_before_loading(tmp_path):
+    """`weights_only` stops code, not size: the same members deflated make a 16 KB file that torch.load would
+    inflate to 64 MiB (a 2 GiB tensor works the same way)."""
+    tiny_checkpoint(tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    state["model"]["head.weight"] = torch.zeros(16 * 2**20)
+    torch.save(state, tmp_path / "big.pt")
+    with zipfile.ZipFile(tmp_path / "big.pt") as src, \
+            zipfile.ZipFile(tmp_path / "bomb.pt", "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    assert (tmp_path / "bomb.pt").stat().st_size < 200_000
+    with pytest.raises(ckpt.CheckpointError, match=r"bomb.pt: its members declare 67,[\d,]+ bytes in a file of [\d,]+ "
+                                                   r"bytes \(\d+ compressed"):
+        ckpt.load_model(tmp_path / "bomb.pt")
+    assert ckpt.read(tmp_path / "big.pt")["iteration"] == 3  # the same tensor, honestly stored: read
+
+
+def test_a_stored_configuration_unlike_the_weights_is_refused_before_building(tmp_path):
+    """A checkpoint of an 8-channel model whose stored configuration claims 256 channels: the architecture is
+    counted on the meta device and compared with the file, so the large model is never allocated."""
+    tiny_checkpoint(tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    state["model_cfg"] = {**state["model_cfg"], "channels": 256}
+    torch.save(state, tmp_path / "claims.pt")
+    with pytest.raises(ckpt.CheckpointError, match=r"claims.pt: its configuration \(fdrnet with channels 256, "
+                                                   r".*\) has [\d,]+ weights but the file holds [\d,]+; not built"):
+        ckpt.load_model(tmp_path / "claims.pt")
+    big = ModelConfig(channels=1024, phases=64)  # within each key's range, 15.6 billion weights together
+    with pytest.raises(ckpt.CheckpointError, match=r"run x: fdrnet with channels 1024, .*phases 64.* has "
+                                                   r"15,563,238,403 weights, above the limit of 100,000,000"):
+        ckpt.check_model_size("fdrnet", big, "run x")

@@ -1,11 +1,14 @@
 """Trainer: outputs, batch order, resume, NaN handling, DVCLive log trimming (fdr.train.trainer)."""
 import dataclasses
 import json
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from fdr.data.dataset import BatchOrder
 from fdr.train import checkpoint as ckpt
@@ -190,6 +193,20 @@ def test_stage_reports_bad_run_name(tmp_path, capsys):
     assert "nosuchrun" in capsys.readouterr().err
 
 
+def test_a_model_too_large_to_train_is_a_one_line_error_before_any_weight(tmp_path, capsys):
+    """Each model key within its range, 121.7M weights together (the limit: 100M): refused before allocating."""
+    from stages.train import main
+
+    params = write_params(tmp_path)
+    tree = yaml.safe_load(params.read_text())
+    tree["model"] = {"channels": 256, "phases": 8}  # the rest as the paper's model
+    params.write_text(yaml.safe_dump(tree))
+    assert main(["fdrnet", "--params", str(params), "--models", str(tmp_path / "models")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not (tmp_path / "models").exists()
+    assert "run fdrnet: fdrnet with channels 256" in err and "121,655,683 weights, above the limit" in err
+
+
 def test_evaluate_stage_writes_metrics_for_present_sets(tmp_path, monkeypatch, capsys):
     from stages.evaluate import main as evaluate
 
@@ -289,3 +306,42 @@ def test_bf16_autocast_applies_on_cpu(tmp_path, capsys):
     assert bf16["final_loss"] == pytest.approx(fp32["final_loss"], rel=0.05)
     run_inprocess(tmp_path, out="fp16", iterations=2, amp="fp16")
     assert "train.amp fp16 applies on CUDA only" in capsys.readouterr().err
+
+
+def test_a_checkpoint_deleted_with_its_output_resumes_from_the_kept_state(tmp_path, monkeypatch):
+    """`dvc exp run` deletes models/<run> (checkpoint and logs) when it is not in DVC's cache; the state kept beside
+    it resumes the run to the weights and logs of an uninterrupted one, and goes when the run is finished."""
+    run_inprocess(tmp_path, out="whole")
+    poison_loss(monkeypatch, 8)  # interrupted after the checkpoint of iteration 5
+    with pytest.raises(TrainingError):
+        run_inprocess(tmp_path, out="out")
+    monkeypatch.undo()
+    (kept,) = (tmp_path / ".resume" / "out").glob("*/checkpoint.pt")
+    assert ckpt.read(kept)["iteration"] == 5
+    shutil.rmtree(tmp_path / "out")  # what dvc exp run does before it runs the stage
+    assert run_inprocess(tmp_path, out="out")["resumed_from"] == 5
+    assert_same_weights(weights(tmp_path / "whole" / "checkpoint.pt"), weights(tmp_path / "out" / "checkpoint.pt"))
+    for key in ("loss", "lr"):
+        assert _logged(tmp_path / "out", key) == _logged(tmp_path / "whole", key)
+    assert not (tmp_path / ".resume").exists()
+
+
+def test_kept_states_are_bounded_and_an_experiment_copy_keeps_them_in_the_workspace(tmp_path, monkeypatch):
+    from fdr.train import resume
+
+    monkeypatch.delenv("FDR_RESUME_DIR", raising=False)
+    (tmp_path / ".dvc").mkdir()
+    copy = tmp_path / ".dvc" / "tmp" / "exps" / "standalone" / "tmpab12"  # dvc exp run --temp runs here
+    (copy / ".dvc").mkdir(parents=True)
+    assert resume.run_folder(copy / "models" / "fdrnet") == tmp_path / "models" / ".resume" / "fdrnet"
+    assert resume.run_folder(tmp_path / "models" / "fdrnet") == tmp_path / "models" / ".resume" / "fdrnet"
+    monkeypatch.setenv("FDR_RESUME_DIR", str(tmp_path / "elsewhere"))
+    assert resume.run_folder(copy / "models" / "fdrnet") == tmp_path / "elsewhere" / "fdrnet"
+    src = tmp_path / "checkpoint.pt"
+    for k in range(4):  # four settings of one run: the latest two are kept
+        src.unlink(missing_ok=True)  # a new file each time, as the trainer writes one
+        src.write_bytes(bytes([k]))
+        resume.keep(src, tmp_path / "no-live", resume.state_folder(tmp_path / "models" / "fdrnet", {"k": k}))
+        time.sleep(0.01)
+    kept = sorted(p.read_bytes() for p in (tmp_path / "elsewhere" / "fdrnet").glob("*/checkpoint.pt"))
+    assert kept == [bytes([2]), bytes([3])]

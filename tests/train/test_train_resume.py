@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import assert_same_weights, subprocess_env, weights, write_params
 
@@ -71,3 +72,23 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(tmp_path):
         ref = (tmp_path / "reference" / "fdrnet" / "live" / "plots" / "metrics" / name).read_text()
         assert (ckpt.parent / "live" / "plots" / "metrics" / name).read_text() == ref, name
     assert not list(ckpt.parent.glob(".*.tmp"))
+
+
+def test_a_parameter_file_rewritten_under_a_running_stage_stops_it_naming_the_key(tmp_path):
+    """What a second `dvc exp run -S train.lr=...` does to a running one: the stage stops at its next checkpoint
+    (DVC would otherwise record the new lr for weights trained with the old). A change to another stage's
+    parameters does not stop it."""
+    params = write_params(tmp_path, iterations=100_000, checkpoint_every=5, log_every=5, val_every=1000)
+    tree = yaml.safe_load(params.read_text())
+    proc = start(tmp_path, "models")
+    ckpt = tmp_path / "models" / "fdrnet" / "checkpoint.pt"
+    wait_for(ckpt.exists, proc)
+    params.write_text(yaml.safe_dump({**tree, "analysis": {"patches": 3}}))
+    for _ in range(2):  # two more checkpoints with the unrelated change
+        seen = ckpt.stat().st_mtime_ns
+        wait_for(lambda: ckpt.stat().st_mtime_ns != seen, proc)
+    params.write_text(yaml.safe_dump({**tree, "train": {**tree["train"], "lr": 0.01}}))
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert re.search(r"fdrnet: params.yaml changed while training \(train.lr\); another `dvc exp run`", out), out
+    assert "dvc exp run --queue" in out and "is kept" in out and ckpt.exists()
