@@ -61,16 +61,15 @@ class _Recorder:
 
 
 def _config(params: str, overrides: dict):
-    """The config under ``overrides``; ``+photos: false`` leaves out scikit-learn's photos and ``+blur: (lo, hi)``
-    sets the motion-blur lengths, for this process (both restored for the next job)."""
+    """The config under ``overrides``; ``+photos: false`` leaves out scikit-learn's photos (in this process, where
+    the download stage's code lists them; restored for the next job)."""
     from fdr import config
-    from fdr.data import rain_motion, sources
+    from fdr.data import sources
 
     over = dict(overrides)
     everything = sources.__dict__.setdefault("_ALL_EMBEDDED", sources.EMBEDDED)
     sources.EMBEDDED = everything if over.pop("+photos", True) else tuple(
         i for i in everything if i.package != "scikit-learn")
-    rain_motion.MOTION_LENGTH = over.pop("+blur", rain_motion.__dict__.setdefault("_LENGTH", rain_motion.MOTION_LENGTH))
     return config.load(params, overrides={k: v for k, v in over.items() if v != "x2"}), over
 
 
@@ -90,7 +89,7 @@ def build_data(job: tuple) -> str:
 
 def train_recorded(job: tuple) -> dict:
     """Train run ``run`` (seed offset ``k``) under ``overrides``; the validation PSNR per iteration, the checkpoint."""
-    params, overrides, run_name, k, every, device, keep = job
+    params, overrides, run_name, k, every, device, keep, budget = job
     import torch
 
     from fdr.config.runs import resolve
@@ -101,7 +100,7 @@ def train_recorded(job: tuple) -> dict:
     _Recorder.rows = []
     cfg, over = _config(params, overrides)
     run = resolve(cfg, run_name)
-    iterations = run.train_cfg.iterations * (2 if over.get("train.iterations") == "x2" else 1)
+    iterations = budget or run.train_cfg.iterations * (2 if over.get("train.iterations") == "x2" else 1)
     tc = dataclasses.replace(run.train_cfg, iterations=iterations, val_every=every or iterations, log_every=100,
                              checkpoint_every=10 * iterations, val_patches=100_000, device=device)
     run = run._replace(train_cfg=tc, seed=run.seed + k)
@@ -211,32 +210,32 @@ def run_sections(args) -> int:
                      "+photos": False, "data.root": str(root / "A")}
         data["C"] = {**hybrid_only, "+photos": False, "data.root": str(root / "C")}
     if "deblur" in sections:
-        data["long blur"] = {"data.root": str(root / "longblur"), "+blur": (15.0, 45.0), "synthesis.didhy": False}
+        data["long blur"] = {"data.root": str(root / "longblur"), "synthesis.motion_length": [15.0, 45.0],
+                             "synthesis.didhy": False}
     ctx = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
-    with ctx.Pool(min(args.jobs, len(data))) as pool:
-        list(pool.imap_unordered(build_data, [(args.params, o, args.workers) for o in data.values()]))
+    for o in data.values():  # one after the other: each build runs its own pool of synthesis workers
+        build_data((args.params, o, args.workers))
     print(f"data: {len(data)} builds in {time.perf_counter() - t0:.0f} s", flush=True)
     jobs = []
     if "budget" in sections:
         ref = cfg.ablations.reference
         arms = [ref] + [r for r in with_role(cfg, "ablation", "control") if r in cfg.runs and cfg.runs[r].seed == 0]
-        over = {**data["main"], "train.iterations": args.iterations}
-        jobs += [("budget", (args.params, over, a, k, args.every, args.device, None)) for k in range(args.seeds)
-                 for a in arms]
+        jobs += [("budget", (args.params, data["main"], a, k, args.every, args.device, None, args.iterations))
+                 for k in range(args.seeds) for a in arms]
     if "generalise" in sections:
         for name, o in GENERALISE.items():
             root_of = {"B": "A", "E": "D"}.get(name[0], name[0])
             over = {**o, "data.root": str(root / root_of)}
-            jobs.append((name, (args.params, over, "fdrnet", 0, 0, args.device, str(root / "models" / name[0]))))
+            jobs.append((name, (args.params, over, "fdrnet", 0, 0, args.device, str(root / "models" / name[0]), None)))
         for base in ("dncnn", "owan"):
             jobs.append((base, (args.params, {"data.root": str(root / "D")}, base, 0, 0, args.device,
-                                str(root / "models" / base))))
+                                str(root / "models" / base), None)))
     if "deblur" in sections:
         for name in ("main", "long blur"):
             over = {k: v for k, v in data[name].items() if k != "+blur"}
-            jobs += [(f"deblur {name}", (args.params, {**over, "train.iterations": args.iterations}, "deblur_fdrnet",
-                                         k, args.every, args.device, None)) for k in range(2)]
+            jobs += [(f"deblur {name}", (args.params, over, "deblur_fdrnet", k, args.every, args.device, None,
+                                         args.iterations)) for k in range(2)]
     results = _train_all(ctx, jobs, args.jobs, out)
     _report(results, args, cfg, root, out)
     return 0

@@ -155,6 +155,7 @@ class SynthConfig:
     didhy_size: int = 512
     didhy_level: Level = "moderate"  # level range of DID-HY's blur/noise/JPEG triple (not stated in the paper)
     single: bool = True  # also build single-distortion tracks (deblur, derain)
+    motion_length: list[float] = (5.0, 21.0)  # synthetic deblurring track: motion-blur length range (pixels)
     draws: Literal["image", "patch"] = "image"  # one level triple per image and scale, or per crop window
     copies: CopiesConfig = field(default_factory=CopiesConfig)
     palettes: PaletteConfig = field(default_factory=PaletteConfig)
@@ -176,6 +177,8 @@ class SynthConfig:
         require(0 < self.base_scale <= 1, path, "base_scale", "a number in (0, 1]", self.base_scale)
         require(self.workers >= 1, path, "workers", "an integer >= 1", self.workers)
         require(self.didhy_size >= 16, path, "didhy_size", "an integer >= 16", self.didhy_size)
+        m = self.motion_length
+        require(len(m) == 2 and 1 <= m[0] <= m[1], path, "motion_length", "[low, high] pixels, 1 <= low <= high", m)
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,9 @@ def add_rain(img: np.ndarray, p: RainParams, rng: np.random.Generator) -> np.nda
     return np.clip(img + p.alpha * s[..., None], 0.0, 1.0).astype(np.float32)
 
 
-def draw_motion(rng: np.random.Generator) -> MotionParams:
-    return MotionParams(float(rng.uniform(*MOTION_LENGTH)), float(rng.uniform(*MOTION_ANGLE)))
+def draw_motion(rng: np.random.Generator, length: tuple = MOTION_LENGTH) -> MotionParams:
+    """A motion blur: a length uniform in ``length`` (pixels; ``synthesis.motion_length``), an angle in [0, 180)."""
+    return MotionParams(float(rng.uniform(*length)), float(rng.uniform(*MOTION_ANGLE)))
 
 
 def motion_blur(img: np.ndarray, p: MotionParams) -> np.ndarray:

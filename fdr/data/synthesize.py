@@ -295,7 +295,7 @@ def _scene(task: Task, syn, clean: np.ndarray, degraded, rng, writer: _Writer) -
             src = rain_motion.add_rain(src.transpose(1, 2, 0), rp, rng).transpose(2, 0, 1)
             extra.update(rp.record())
         if task.track == "deblur" and degraded is None:
-            mp = rain_motion.draw_motion(rng)
+            mp = rain_motion.draw_motion(rng, tuple(syn.motion_length))
             src = rain_motion.motion_blur(src.transpose(1, 2, 0), mp).transpose(2, 0, 1)
             extra.update(mp.record())
         if task.track == "didhy":
