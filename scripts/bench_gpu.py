@@ -67,7 +67,7 @@ def paper_config(quick: bool, scratch: Path | None = None) -> Config:
     the GPU machine); ``--quick`` shrinks model, batch and patch counts."""
     from fdr.commands.profile import load_profile
 
-    overlay = load_profile("paper", REPO / "profiles")
+    overlay = load_profile("paper", REPO / "profiles", opt_in=("quoted", "controls"))  # every row, Table 1's baselines too
     overlay.pop("data.source", None)
     if scratch is not None:
         overlay.update({"data.root": str(scratch / "data"), "synthesis.didhy": False, "synthesis.single": False,

@@ -12,6 +12,9 @@ from .base import require
 
 Source = Literal["embedded", "div2k", "did-mdn", "gopro", "folder"]
 Level = Literal["mild", "moderate", "severe"]
+# The paper's data that this pipeline can replace by its own (fdr/config/datasets.py), and the archive key of each.
+Substitute = Literal["did-mdn", "gopro", "rl-restore"]
+SUBSTITUTE_KEYS = {"did-mdn": "did_mdn", "gopro": "gopro", "rl-restore": "rl_restore_testsets"}
 # DIV2K HR training images 0001-0800 from the data set's official host (size from protocol.md; SHA-256 is
 # recorded in data/raw/archives.json on first download, then pin it under data.div2k_train.sha256).
 DIV2K_TRAIN_URL = "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip"
@@ -32,6 +35,18 @@ class ArchiveConfig:
             self.sha256 is None or (len(self.sha256) == 64 and all(c in "0123456789abcdef" for c in self.sha256)),
             path, "sha256", "64 lowercase hex digits or null", self.sha256,
         )
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Pairs a paired archive holds per split (0 = any), checked when the paper's data are required."""
+
+    train: int = 0
+    test: int = 0
+
+    def validate(self, path: str) -> None:
+        require(self.train >= 0, path, "train", "an integer >= 0", self.train)
+        require(self.test >= 0, path, "test", "an integer >= 0", self.test)
 
 
 @dataclass(frozen=True)
@@ -78,8 +93,13 @@ class DataConfig:
     rl_restore_testsets: ArchiveConfig = field(default_factory=ArchiveConfig)  # released {mild,moderate,severe}_{in,gt}
     did_mdn: ArchiveConfig = field(default_factory=ArchiveConfig)
     did_mdn_layout: Literal["rain|clean", "clean|rain"] = "rain|clean"  # halves of each side-by-side DID-MDN image
+    did_mdn_train: str = "DID-MDN-training"  # the archive's folder of training pairs (Rain_Heavy/Medium/Light)
+    did_mdn_test: str = "DID-MDN-test"  # the archive's folder of the paper's 1,200 test pairs; other test folders unused
+    did_mdn_pairs: PairCounts = field(default_factory=lambda: PairCounts(12_000, 1_200))  # paper §4.1
     gopro: ArchiveConfig = field(default_factory=ArchiveConfig)
     gopro_blur: Literal["blur", "blur_gamma"] = "blur"  # which GoPro blurred frames pair with "sharp"
+    gopro_pairs: PairCounts = field(default_factory=lambda: PairCounts(2_103, 1_111))  # paper §4.2
+    substitutes: list[Substitute] = ()  # paper data replaced by this pipeline's own, deliberately (datasets.py)
     folder: FolderConfig = field(default_factory=FolderConfig)  # source "folder": the user's own images
     max_extract_bytes: int = 16 * 2**30  # refuse archives that declare more content than this (bytes) ...
     max_extract_ratio: float = 20.0  # ... or more than this many times their own size (image archives: ~1)
@@ -98,6 +118,16 @@ class DataConfig:
         require(self.download_retries >= 0, path, "download_retries", "an integer >= 0", self.download_retries)
         require(self.download_timeout > 0, path, "download_timeout", "a number > 0", self.download_timeout)
         require(self.download_deadline > 0, path, "download_deadline", "a number > 0", self.download_deadline)
+        for name in self.substitutes:
+            key = SUBSTITUTE_KEYS[name]
+            require(getattr(self, key).url is None, path, "substitutes",
+                    f"data sets not given: {name} is given by data.{key}.url (remove it from the substitutes)",
+                    list(self.substitutes))
+        require(len(set(self.substitutes)) == len(self.substitutes), path, "substitutes", "distinct names",
+                list(self.substitutes))
+        for key in ("did_mdn_train", "did_mdn_test"):
+            require(bool(getattr(self, key)) and "/" not in getattr(self, key), path, key,
+                    "a folder name of the DID-MDN archive", getattr(self, key))
         needed = {"did-mdn": "did_mdn", "gopro": "gopro"}.get(self.source)
         if needed:
             require(getattr(self, needed).url is not None, path, f"{needed}.url",
@@ -182,16 +212,36 @@ class SynthConfig:
 
 
 @dataclass(frozen=True)
+class MaxTestPatches:
+    """A seeded subset of at most this many patches of each test set of a track (0 = every patch). The
+    hybrid levels are Table 1's test sets: cut them and the table's cells carry sampling error (about
+    0.085 dB at 1,000 patches, against FDR-Net - OWAN margins of 0.17-0.33 dB); the report names every cut."""
+
+    hybrid: int = 0  # each of test_mild, test_moderate, test_severe (Table 1)
+    didhy: int = 0  # didhy_test (Tables 2, 5, 6)
+    deblur: int = 0  # deblur_test (Table 3)
+    derain: int = 0  # derain_test (Table 4)
+    pairs: int = 0  # pairs_test (data.folder.pairs)
+
+    def validate(self, path: str) -> None:
+        for key in ("hybrid", "didhy", "deblur", "derain", "pairs"):
+            require(getattr(self, key) >= 0, path, key, "an integer >= 0", getattr(self, key))
+
+    def of(self, set_name: str) -> int:
+        """The cut of test set ``set_name`` (``test_<level>`` or ``<track>_test``)."""
+        return self.hybrid if set_name.startswith("test_") else getattr(self, set_name[: -len("_test")])
+
+
+@dataclass(frozen=True)
 class CropConfig:
     """Patch cropping (paper: 63x63, stride 56)."""
 
     patch: int = 63
     stride: int = 56
     max_train_patches: int = 0  # 0 = keep all; else a seeded subset of this many
-    max_test_patches: int = 0  # per level; 0 = keep all
+    max_test_patches: MaxTestPatches = field(default_factory=MaxTestPatches)  # per test set, by track; 0 = keep all
 
     def validate(self, path: str) -> None:
         require(self.patch >= 8, path, "patch", "an integer >= 8", self.patch)
         require(self.stride >= 1, path, "stride", "an integer >= 1", self.stride)
         require(self.max_train_patches >= 0, path, "max_train_patches", "an integer >= 0", self.max_train_patches)
-        require(self.max_test_patches >= 0, path, "max_test_patches", "an integer >= 0", self.max_test_patches)

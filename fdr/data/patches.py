@@ -2,8 +2,9 @@
 
 For every sample in ``data/synth/<set>/manifest.csv`` the patch grid is ``y = 0, s, 2s, ... <= H - P`` and the
 same for ``x`` (the generator's ``for x = 1:stride:hei-size_input+1`` loops), row-major. With
-``crop.max_train_patches`` (sets ending in ``train``) or ``crop.max_test_patches`` (the others) a seeded subset
-is kept (``SeedSequence(seed, spawn_key=(2, set key))``, sorted), chosen before any pixel is read. The arrays
+``crop.max_train_patches`` (sets ending in ``train``) or ``crop.max_test_patches.<track>`` (each test set of that
+track: ``hybrid`` for Table 1's levels, ``didhy``, ``deblur``, ``derain``, ``pairs``) a seeded subset is kept
+(``SeedSequence(seed, spawn_key=(2, set key))``, sorted), chosen before any pixel is read. The arrays
 ``input.npy`` / ``target.npy`` (N x P x P x 3, NHWC) are written through ``numpy.lib.format.open_memmap``
 one image at a time, with at most two images per reading thread decoded ahead, so memory stays at a few
 images whatever N is; ``manifest.csv`` has one row per patch with
@@ -121,7 +122,7 @@ def crop(cfg: Config, root: Optional[Path] = None, log: Callable[[str], None] = 
     summary = {}
     with built_aside(root, "patches") as tmp:
         for name in names:
-            limit = cfg.crop.max_train_patches if name.endswith("train") else cfg.crop.max_test_patches
+            limit = cfg.crop.max_train_patches if name.endswith("train") else cfg.crop.max_test_patches.of(name)
             rows = crop_set(cfg, name, root, tmp / name, limit, threads=cfg.synthesis.workers)
             summary[name] = {"patches": len(rows), "samples": int(rows["sample"].nunique()) if len(rows) else 0}
         write_json(tmp / "summary.json", {"patch": cfg.crop.patch, "stride": cfg.crop.stride, "sets": summary})

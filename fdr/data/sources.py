@@ -8,8 +8,12 @@
 - ``div2k``: DIV2K HR train archive (official host by default); images 1..``div2k_train_images`` train, the rest
   of 0001-0800 test (paper §4.1: 750 / 50).
 - ``did-mdn`` / ``gopro``: archives the user gives (URL or local path). DID-MDN images are side-by-side pairs
-  (``data.did_mdn_layout``); GoPro pairs ``<seq>/<gopro_blur>/x.png`` with ``<seq>/sharp/x.png``. The split
-  comes from a ``train`` / ``test`` folder in the path.
+  (``data.did_mdn_layout``), split by the archive's folders: ``DID-MDN-training`` trains, ``DID-MDN-test`` (the
+  paper's 1,200) tests, its other test folder is left out (:func:`list_did_mdn`). GoPro pairs
+  ``<seq>/<gopro_blur>/x.png`` with ``<seq>/sharp/x.png``, split by a ``train`` / ``test`` folder in the path.
+  When the paper's tables need them (``data.source: div2k``), their counts are checked against the paper's.
+- With ``data.source: div2k`` the paper's other data sets must be given or deliberately substituted
+  (``data.substitutes``; :mod:`fdr.config.datasets`): the stage refuses before the first download otherwise.
 - ``rl_restore_testsets`` (optional): the released ``{mild,moderate,severe}_{in,gt}`` test patches.
 
 Manifest columns: ``name, split, path, sha256, width, height`` (the contract) and ``dataset, kind, target,
@@ -29,7 +33,7 @@ from typing import Callable, Optional
 import pandas as pd
 
 from fdr.atomic import write_json
-from fdr.config import Config
+from fdr.config import Config, datasets
 from fdr.config.data import DIV2K_TRAIN_SIZE, DIV2K_TRAIN_URL, ArchiveConfig
 
 from . import folder
@@ -121,17 +125,36 @@ def list_div2k(folder: Path, train_images: int) -> list[dict]:
     return rows
 
 
-def list_did_mdn(folder: Path, layout: str) -> list[dict]:
-    rows = []
+def list_did_mdn(folder: Path, d, log: Callable[[str], None] = print) -> list[dict]:
+    """DID-MDN's side-by-side pairs (``d.did_mdn_layout``): images below a folder named ``d.did_mdn_train``
+    (``DID-MDN-training/Rain_{Heavy,Medium,Light}/train2018new``: 12,000) train, images below ``d.did_mdn_test``
+    (``DID-MDN-test``: the 1,200 the paper tests on, §4.1) test. The archive's other test folder (``testing_fu``,
+    1,000 images from another data set) and anything else are left out, and counted in the log."""
+    rows, unused = [], 0
     for p in images_under(folder):
         rel = p.relative_to(folder)
-        split = _split_from_path(rel)
+        parts = rel.parts[:-1]
+        split = "test" if d.did_mdn_test in parts else "train" if d.did_mdn_train in parts else None
         if split is None:
+            unused += 1
             continue
         name = "did-mdn/" + rel.with_suffix("").as_posix()
         rows.append(_row(name=name, split=split, path=p, dataset="did-mdn", kind="rain_pair", target=p,
-                         layout=layout, scene=name))
+                         layout=d.did_mdn_layout, scene=name))
+    if unused:
+        log(f"did_mdn: {unused} images outside {d.did_mdn_train}/ and {d.did_mdn_test}/ left out "
+            "(data.did_mdn_train, data.did_mdn_test)")
     return rows
+
+
+def check_counts(key: str, rows: list[dict], expected, archive: str) -> None:
+    """Raise when a paired archive's train / test counts differ from ``expected`` (a ``PairCounts``; 0 = any)."""
+    for split in ("train", "test"):
+        want, got = getattr(expected, split), sum(r["split"] == split for r in rows)
+        if want and got != want:
+            raise ValueError(f"data.{key}: {archive} holds {got:,} {split} pairs where the paper has {want:,} "
+                             f"(data.{key}_pairs.{split}); expected the archive as its authors release it, or set "
+                             f"data.{key}_pairs.{split} to the count you mean to use (0: any)")
 
 
 def list_gopro(folder: Path, blur_dir: str) -> list[dict]:
@@ -234,9 +257,47 @@ def _check_row(row: dict, max_pixels: int, skip_bad: bool) -> dict:
     return row
 
 
+def _embedded_rows(d, dest: Path) -> list[dict]:
+    """The embedded photos, copied as PNG below ``dest``."""
+    rows, split = [], embedded_split(d.test_count)
+    for img in EMBEDDED:
+        src = embedded_file(img)
+        arr = read_rgb(src, d.max_pixels)
+        dst = dest / f"{img.name}.png"
+        write_png(dst, arr, compress_level=6)
+        rows.append(_row(name=f"embedded/{img.name}", split=split[img.scene], path=dst, sha256=sha256_file(dst),
+                         width=arr.shape[1], height=arr.shape[0], dataset="embedded", kind="clean", scene=img.scene,
+                         status="ok", source_sha256=sha256_file(src)))
+    return rows
+
+
+def _archive_jobs(cfg: Config, log: Callable[[str], None]) -> list[tuple]:
+    """``(key, archive, folder, lister, expected counts or None)`` of every archive to fetch. Counts are checked for
+    the paired archives the paper's tables need (:func:`fdr.config.datasets.required`)."""
+    d, needed = cfg.data, datasets.required(cfg)
+    jobs = []
+    if d.source == "div2k":
+        arch = ArchiveConfig(url=d.div2k_train.url or DIV2K_TRAIN_URL,
+                             size=d.div2k_train.size if d.div2k_train.url else (d.div2k_train.size or DIV2K_TRAIN_SIZE),
+                             sha256=d.div2k_train.sha256)
+        jobs.append(("div2k_train", arch, "div2k", lambda f: list_div2k(f, d.div2k_train_images), None))
+    if d.did_mdn.url is not None:
+        jobs.append(("did_mdn", d.did_mdn, "did-mdn", lambda f: list_did_mdn(f, d, log),
+                     d.did_mdn_pairs if "did-mdn" in needed else None))
+    if d.gopro.url is not None:
+        jobs.append(("gopro", d.gopro, "gopro", lambda f: list_gopro(f, d.gopro_blur),
+                     d.gopro_pairs if "gopro" in needed else None))
+    if d.rl_restore_testsets.url is not None:
+        jobs.append(("rl_restore_testsets", d.rl_restore_testsets, "rl-restore", list_rl_restore, None))
+    return jobs
+
+
 def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Path] = None,
                 progress: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Build ``<root>/raw`` (atomically) for ``cfg.data`` and return its manifest."""
+    """Build ``<root>/raw`` (atomically) for ``cfg.data`` and return its manifest. A configuration on the paper's
+    images without the paper's data sets is refused first, before anything is downloaded
+    (:func:`fdr.config.datasets.check`)."""
+    datasets.check(cfg)
     d = cfg.data
     root = Path(root if root is not None else d.root)
     downloads = Path(downloads if downloads is not None else root / "downloads")
@@ -244,39 +305,18 @@ def prepare_raw(cfg: Config, root: Optional[Path] = None, downloads: Optional[Pa
         folder.check_apart(d.folder, root)  # before anything under root is touched
     root.mkdir(parents=True, exist_ok=True)
     with built_aside(root, "raw") as tmp:
-        rows: list[dict] = []
+        rows: list[dict] = _embedded_rows(d, tmp / "images") if d.source == "embedded" else []
         archives: list[dict] = []
-        if d.source == "embedded":
-            split = embedded_split(d.test_count)
-            for img in EMBEDDED:
-                src = embedded_file(img)
-                arr = read_rgb(src, d.max_pixels)
-                dst = tmp / "images" / f"{img.name}.png"
-                write_png(dst, arr, compress_level=6)
-                rows.append(_row(name=f"embedded/{img.name}", split=split[img.scene], path=dst,
-                                 sha256=sha256_file(dst), width=arr.shape[1], height=arr.shape[0],
-                                 dataset="embedded", kind="clean", scene=img.scene, status="ok",
-                                 source_sha256=sha256_file(src)))
         if d.source == "folder":
             rows.extend(_folder_rows(d, tmp / "folder"))
-        jobs = []
-        if d.source == "div2k":
-            arch = ArchiveConfig(url=d.div2k_train.url or DIV2K_TRAIN_URL,
-                                 size=d.div2k_train.size if d.div2k_train.url else (d.div2k_train.size or DIV2K_TRAIN_SIZE),
-                                 sha256=d.div2k_train.sha256)
-            jobs.append(("div2k_train", arch, "div2k", lambda f: list_div2k(f, d.div2k_train_images)))
-        if d.did_mdn.url is not None:
-            jobs.append(("did_mdn", d.did_mdn, "did-mdn", lambda f: list_did_mdn(f, d.did_mdn_layout)))
-        if d.gopro.url is not None:
-            jobs.append(("gopro", d.gopro, "gopro", lambda f: list_gopro(f, d.gopro_blur)))
-        if d.rl_restore_testsets.url is not None:
-            jobs.append(("rl_restore_testsets", d.rl_restore_testsets, "rl-restore", list_rl_restore))
-        for key, arch, subdir, lister in jobs:
+        for key, arch, subdir, lister, counts in _archive_jobs(cfg, log):
             archives.append(_fetch_extract(key, arch, cfg, downloads, tmp / subdir, log, progress))
             listed = lister(tmp / subdir)
             if not listed:
                 raise ValueError(f"data.{key}: archive {archives[-1]['archive']} contains no images in the "
                                  f"expected layout (see fdr/data/sources.py)")
+            if counts is not None:
+                check_counts(key, listed, counts, archives[-1]["archive"])
             try:
                 rows.extend(_check_row(r, d.max_pixels, d.skip_bad) for r in listed)
             except BadImage as exc:  # name the member in the user's archive, not the temporary folder

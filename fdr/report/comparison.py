@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from fdr.config.runs import INPUT, answers, replica_of, replicas
+from fdr.report.datanotes import cut_note, data_note
 from fdr.report.paper import (
     ABLATION_TABLES,
     PAPER_DATA,
@@ -222,15 +223,26 @@ def datasets_used(data: Any) -> frozenset:
 
 
 def comparability(source: Optional[str], table: Optional[str] = None,
-                  datasets: Optional[frozenset] = None) -> Optional[str]:
+                  datasets: Optional[frozenset] = None, cfg: Any = None) -> Optional[str]:
     """A plain warning when our numbers cannot be set against the paper's; None when the data match.
-    ``datasets``: every data set used (:func:`datasets_used`; default: the source alone)."""
+    ``datasets``: every data set used (:func:`datasets_used`; default: the source alone). With ``cfg`` (the typed
+    params) a table's note says which of the paper's data sets it used or replaced (:mod:`fdr.report.datanotes`)
+    and names any subset of its test sets."""
+    note = _source_note(source, table, datasets, cfg)
+    cut = cut_note(cfg, table) if cfg is not None and table is not None else None
+    return " ".join(t for t in (note, cut) if t) or None
+
+
+def _source_note(source: Optional[str], table: Optional[str], datasets: Optional[frozenset],
+                 cfg: Any) -> Optional[str]:
     if source is None:
         return "Data source unknown (no params.yaml): do not compare these numbers with the paper."
     if source in OWN_IMAGES:
         return OWN_IMAGES[source][table is not None]
     if table is None:
         return None
+    if cfg is not None and source == "div2k":
+        return data_note(cfg, table)
     needed, what = PAPER_DATA[table]
     if needed not in (datasets or {source}):
         return (f"The paper measured this table on {what}; data source here is {source!r}: "
@@ -323,7 +335,7 @@ class Comparison:
         return collect_effects(self.cfg, self.ours, self.per_patch, paper)
 
     def note(self, table: Optional[str] = None) -> Optional[str]:
-        return comparability(self.source, table, self.datasets or None)
+        return comparability(self.source, table, self.datasets or None, self.cfg)
 
     def to_dict(self) -> dict:
         return {
