@@ -8,8 +8,11 @@ read from the files, plus the parameter counts of ``models/<run>/summary.json``;
 and Table 6's columns of its configuration; the sweeps ``fl<N>`` / ``ch<N>`` their columns).
 
 Whole-image scores (``reports/metrics/whole/<run>.json``, :mod:`fdr.evaluate.whole`) join our numbers as the
-set ``<track>_image``; Table 2 (DID-HY, scored by the paper on whole 512 x 512 images) reads ``didhy_image`` when
-present, and its per-patch ``didhy`` stays beside it as an extra column of ours.
+set ``<track>_image``. Every table measured on whole images reads them when present (:data:`WHOLE_SETS`): Table 2
+(DID-HY, 512 x 512), Tables 5-6 (the same DID-HY test images: the paper's full-model row in Table 5 is Table 2's,
+24.97 / 0.680) and Tables 3-4 (GoPro and DID-MDN test images), the per-patch scores of the same runs staying
+beside them. Tables 3-4 then read the metrics of the convention their captions cite (:data:`CITED_CONVENTION`:
+``psnr_srn`` / ``ssim_srn``, ``psnr_spanet`` / ``ssim_spanet``, :mod:`fdr.evaluate.metrics`), OWAN's beside them.
 
 Where the paper is silent or our data differ: Tables 5-6 are ablations on DID-HY; when our runs have no
 ``didhy`` numbers, they are compared on ``moderate`` (the training level) and every row says so; an ablation is
@@ -41,10 +44,16 @@ WHOLE_DIR = METRICS_DIR / "whole"
 PER_PATCH_DIR = Path("reports/per_patch")
 PER_IMAGE_DIR = Path("reports/per_image")
 MODELS_DIR = Path("models")
-METRIC_KEYS = ("psnr", "ssim", "psnr_y", "ssim_y", "patches", "images")  # what an evaluation writes per set
+METRIC_KEYS = ("psnr", "ssim", "psnr_y", "ssim_y", "psnr_srn", "ssim_srn", "psnr_spanet", "ssim_spanet",
+               "patches", "images")  # what an evaluation writes per set
 IMAGE_SUFFIX = "_image"  # our set key of a track's whole-image scores: didhy -> didhy_image
 # Paper sets our whole-image scores answer (the paper scores these tables per whole image).
-WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}}
+WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}, "table3": {"deblur": "deblur" + IMAGE_SUFFIX},
+              "table4": {"derain": "derain" + IMAGE_SUFFIX}, "table5": {"didhy": "didhy" + IMAGE_SUFFIX},
+              "table6": {"didhy": "didhy" + IMAGE_SUFFIX}}
+# The metric convention a table's caption cites (fdr.evaluate.metrics.CONVENTIONS), read from whole-image scores:
+# our metric is <psnr|ssim>_<convention>. The other tables cite OP-Attention's, our psnr / ssim.
+CITED_CONVENTION = {"table3": "srn", "table4": "spanet"}
 INPUT_RUN = INPUT  # ours-only reference row: the distorted input itself
 NOT_RUN = "not run"  # a run of ours that is missing
 NOT_IMPLEMENTED = "n/a"  # a method of the paper's tables this project does not re-implement
@@ -112,6 +121,7 @@ class Row:
     ours: Optional[float]
     ours_run: Optional[str] = None  # our run that answered (fdrnet_ref for Table 5's full model)
     ours_set: Optional[str] = None  # set our numbers are taken from (differs from ``set`` when substituted)
+    ours_metric: Optional[str] = None  # our metric, when another convention's than ``metric`` (Tables 3-4)
     paper_effect: Optional[float] = None  # ablation tables: run minus the paper's full model
     ours_effect: Optional[float] = None  # ablation tables: run minus our full model on the same set
 
@@ -155,6 +165,14 @@ def ours_set_for(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str,
     return out
 
 
+def our_metric(table: str, our_set: Optional[str], metric: str) -> str:
+    """The metric of ours a paper cell is compared with: the cited convention's (``psnr_srn``) on whole-image
+    scores of a table that cites one, else the OWAN metric of the same name."""
+    if our_set and our_set.endswith(IMAGE_SUFFIX) and table in CITED_CONVENTION:
+        return f"{metric}_{CITED_CONVENTION[table]}"
+    return metric
+
+
 def _value(entry: Optional[dict], set_: Optional[str], metric: str) -> Optional[float]:
     if entry is None or set_ is None:
         return None
@@ -190,9 +208,11 @@ def compare_table(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str
         for s in table.sets:
             our_set = set_map.get(s)
             for metric in SCORES:
-                paper_v, ours_v = _value(paper_entry, s, metric), _value(entry, our_set, metric)
+                mine_metric = our_metric(table.name, our_set, metric)
+                paper_v, ours_v = _value(paper_entry, s, metric), _value(entry, our_set, mine_metric)
                 row = Row(table.name, run, label, s, metric, paper_v, ours_v,
-                          ours_run=answered if ours_v is not None else None, ours_set=our_set)
+                          ours_run=answered if ours_v is not None else None, ours_set=our_set,
+                          ours_metric=mine_metric if mine_metric != metric else None)
                 if ablation:
                     p_ref = _value(table.rows.get(paper_reference(table.name, run)), s, metric)
                     if paper_v is not None and p_ref is not None:
