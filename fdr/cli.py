@@ -9,11 +9,11 @@ from typing import Optional, Sequence
 
 from fdr.config import ConfigError
 
-COMMANDS = ("degrade", "info", "restore", "compare", "profile")
+COMMANDS = ("degrade", "info", "restore", "compare", "profile", "import-weights")
 
 
 def _load(name: str):
-    return importlib.import_module(f"fdr.commands.{name}")
+    return importlib.import_module(f"fdr.commands.{name.replace('-', '_')}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = _load(name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"fdr.commands.{name}":
+            if exc.name == f"fdr.commands.{name.replace('-', '_')}":
                 continue
             raise
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from fdr.config.runs import INPUT, answers, replicas
+from fdr.config.runs import INPUT, answers, imported, replicas
 from fdr.report.paper import (
     ABLATION_TABLES,
     PAPER_DATA,
@@ -59,6 +59,7 @@ NOT_RUN = "not run"  # a run of ours that is missing
 NOT_IMPLEMENTED = "n/a"  # a method of the paper's tables this project does not re-implement
 # The paper's rows this project implements (paper row keys, reports/paper/*.json); the others read "n/a".
 IMPLEMENTED = re.compile(r"fdrnet|dncnn|owan|nofdm|noaux|(fl|ch)[1-9][0-9]*")
+IMPORTED = "@"  # row key of an imported run of ours: <paper row>@<run> (fdr.config.runs.imported)
 EMBEDDED_NOTE = (
     "Data source is 'embedded' (photos shipped with scikit-image/matplotlib), not the paper's images: "
     "these numbers are NOT comparable to the paper (different images, different training budget). "
@@ -184,22 +185,26 @@ def _value(entry: Optional[dict], set_: Optional[str], metric: str) -> Optional[
 
 def compare_table(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str, str],
                   summaries: Optional[Mapping[str, dict]] = None, reference: Optional[str] = None) -> list[Row]:
-    """Rows of paper vs ours for one table: every paper row (``mine``: paper row -> our run answering it), plus
-    our ``input`` row for the comparison tables when we have it. ``reference``: our full model of the ablations."""
+    """Rows of paper vs ours for one table: every paper row (``mine``: paper row -> our run answering it), then a
+    row per imported run (``mine`` key ``<paper row>@<our run>``: the released OWAN model beside the one we train,
+    against the same paper numbers), plus our ``input`` row for the comparison tables when we have it.
+    ``reference``: our full model of the ablations."""
     summaries = summaries or {}
     mine = dict(mine)
     set_map = ours_set_for(table, ours, mine, reference)
     ablation = table.name in ABLATION_TABLES
-    runs = list(table.rows)
+    runs = list(table.rows) + [k for k in mine if IMPORTED in k]  # imported runs: <paper row>@<our run>
     if not ablation and any(_has(ours.get(INPUT_RUN), s) for s in table.sets):
         runs.append(INPUT_RUN)
         mine[INPUT_RUN] = INPUT_RUN
     rows: list[Row] = []
     for run in runs:
-        paper_entry = table.rows.get(run, {})
+        paper_row = run.split(IMPORTED)[0]
+        paper_entry = table.rows.get(paper_row, {})
         answered = mine.get(run)
         entry = ours.get(answered) if answered else None
-        label = table.label(run) if run != INPUT_RUN else "Distorted input (ours)"
+        label = (table.label(run) if run == paper_row else f"{table.label(paper_row)}, released weights (`{answered}`)"
+                 ) if run != INPUT_RUN else "Distorted input (ours)"
         if "params" in paper_entry:
             p = (summaries.get(answered) or {}).get("params") if answered else None
             rows.append(Row(table.name, run, label, "-", "params", float(paper_entry["params"]),
@@ -230,8 +235,9 @@ def has_ours(rows: list[Row]) -> bool:
 
 def missing_text(run: str) -> str:
     """What a missing number of ours for the paper's row ``run`` reads: "not run" for a method this project
-    implements, "n/a" for one it does not re-implement (RL-Restore, the deblurring and deraining methods)."""
-    return NOT_RUN if run == INPUT_RUN or IMPLEMENTED.fullmatch(run) else NOT_IMPLEMENTED
+    implements (or an imported run of ours, ``<row>@<run>``), "n/a" for one it does not re-implement (RL-Restore,
+    the deblurring and deraining methods)."""
+    return NOT_RUN if run == INPUT_RUN or IMPORTED in run or IMPLEMENTED.fullmatch(run) else NOT_IMPLEMENTED
 
 
 def datasets_used(data: Any) -> frozenset:
@@ -371,8 +377,10 @@ def load(root: str | Path = ".", params: str = "params.yaml") -> Comparison:
     per_patch = load_per_patch(root / PER_PATCH_DIR)
     merge_whole(ours, read_metrics(WHOLE_DIR, cwd=root))
     merge_whole(per_patch, load_per_patch(root / PER_IMAGE_DIR))
+    mine = answers(cfg) if cfg else {}
+    mine.update({(t, f"{row}{IMPORTED}{run}"): run for run, (t, row) in (imported(cfg) if cfg else {}).items()})
     result = Comparison(cfg.data.source if cfg else None, tables, cfg, ours=ours,
-                        summaries=read_summaries(root / MODELS_DIR), mine=answers(cfg) if cfg else {},
+                        summaries=read_summaries(root / MODELS_DIR), mine=mine,
                         params=to_dict(cfg) if cfg else None, analysis=ours.pop("analysis", None),
                         per_patch=per_patch, datasets=datasets_used(cfg.data) if cfg else frozenset())
     for name, table in tables.items():

@@ -107,8 +107,8 @@ def collect_effects(cfg, means: Mapping, per_patch: Mapping, paper_effects: Mapp
     """The differences the report states, by the roles of the run table (:mod:`fdr.config.runs`): each main
     FDR-Net run and the baselines of its track against the distorted input, the main run against each baseline
     (every test set of the track), and every ablation and control trained on the reference's track (rows, then the
-    sweeps) against ``ablations.reference`` on that track's test set (DID-HY for Tables 5-6, its whole images when
-    the reference was scored on them; the training level for a hybrid reference), with the reference's seed spread and the paper's effect (``paper_effects``: our run ->
+    sweeps) against ``ablations.reference`` on that track's test set (DID-HY for Tables 5-6: its whole images where
+    both runs were scored on them, else its patches; the training level for a hybrid reference), with the reference's seed spread and the paper's effect (``paper_effects``: our run ->
     the paper's effect of the row it answers) where the paper has one."""
     out: list[Effect] = []
     for main in with_role(cfg, "main"):
@@ -122,14 +122,14 @@ def collect_effects(cfg, means: Mapping, per_patch: Mapping, paper_effects: Mapp
     if not reference:
         return out
     track = cfg.runs[reference].track
-    ablation_set = cfg.synthesis.train_level if track == "hybrid" else track
-    if ablation_set + IMAGE_SUFFIX in per_patch.get(reference, {}):  # whole images, as Tables 5-6 read them
-        ablation_set += IMAGE_SUFFIX
-    spread = seed_std(means, replicas(cfg, reference), ablation_set)
+    patches = cfg.synthesis.train_level if track == "hybrid" else track
+    whole = patches + IMAGE_SUFFIX  # whole images, as Tables 5-6 read them, where both runs were scored on them
+    spread = {s: seed_std(means, replicas(cfg, reference), s) for s in (patches, whole)}
     for run in with_role(cfg, "ablation", "control"):
         if resolve(cfg, run).track != track:
             continue
-        e = effect(per_patch, f"{run} − {reference}", run, reference, ablation_set, spread, paper_effects.get(run),
+        s = whole if all(whole in per_patch.get(r, {}) for r in (run, reference)) else patches
+        e = effect(per_patch, f"{run} − {reference}", run, reference, s, spread[s], paper_effects.get(run),
                    "ablation")
         if e is not None:
             out.append(e)

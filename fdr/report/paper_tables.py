@@ -57,7 +57,7 @@ def section_table_generic(data: ReportData, name: str) -> list[str]:
     header += [f"{title} {m.upper()}" for title in extra.values() for m in SCORES]
     body = []
     for run in runs:
-        label = table.label(run) if run != INPUT_RUN else "Distorted input"
+        label = _label(rows, run)
         cells = [cell(idx.get((run, s, m)), m) for s in sets for m in SCORES]
         entry = _ours_entry(data, name, run)
         cells += [fmt(get(entry, s, m), m, missing=MISSING) for s in extra for m in SCORES]
@@ -68,6 +68,11 @@ def section_table_generic(data: ReportData, name: str) -> list[str]:
         lines += ["No numbers of ours for this table (not run).", ""]
     lines += ["Each cell: paper / ours (ours − paper)." + _whole_note(rows, data, name), ""]
     return lines + render_table(header, body) + [""] + _protocol_lines(data, name, runs)
+
+
+def _label(rows: list[Row], run: str) -> str:
+    """A row's label as the comparison gives it (an imported run's names its paper row and our run)."""
+    return "Distorted input" if run == INPUT_RUN else next((r.label for r in rows if r.run == run), run)
 
 
 def _ours_set(rows: list[Row], paper_set: str) -> Optional[str]:
@@ -105,7 +110,7 @@ def _protocol_lines(data: ReportData, table: str, runs: list[str]) -> list[str]:
             a, b = get(entry, whole, "psnr"), get(entry, track, "psnr")
             if a is not None and b is not None:
                 ours = data.comparison.mine.get((table, run), run)
-                label = data.comparison.tables[table].label(run) if run != INPUT_RUN else "Distorted input"
+                label = _label(data.comparison.rows[table], run)
                 parts.append(f"{label} (`{ours}`) {fmt(a - b, 'psnr', signed=True)} dB")
     if not parts:
         return []

@@ -190,7 +190,8 @@ def _whole_files(root, scores: dict, images: int = 4) -> None:
 def test_tables_3_to_6_read_whole_images_with_their_conventions(tmp_path):
     runs = {"deblur_fdrnet": metrics_for(30.0, ("deblur",)), "derain_fdrnet": metrics_for(31.0, ("derain",)),
             "didhy_fdrnet": metrics_for(25.0, ("didhy",)), "fdrnet_ref": metrics_for(24.0, ("didhy",)),
-            "nofdm": metrics_for(23.0, ("didhy",)), "input": metrics_for(20.0, ("deblur", "derain", "didhy"))}
+            "nofdm": metrics_for(23.0, ("didhy",)), "beta0": metrics_for(24.2, ("didhy",)),
+            "input": metrics_for(20.0, ("deblur", "derain", "didhy"))}
     write_workspace(tmp_path, runs)
     srn = {"psnr": 29.5, "ssim": 0.80, "psnr_srn": 29.4, "ssim_srn": 0.93}
     spanet = {"psnr": 32.0, "ssim": 0.90, "psnr_spanet": 32.0, "ssim_spanet": 0.95}
@@ -212,6 +213,8 @@ def test_tables_3_to_6_read_whole_images_with_their_conventions(tmp_path):
     assert "Whole image minus per patch" in t5 and "(`nofdm`) -2.00 dB" in t5  # 22.0 whole, 24.0 per patch
     ablation = next(e for e in data.effects if e.a == "nofdm")
     assert ablation.set == "didhy_image" and ablation.patches == 4
+    control = next(e for e in data.effects if e.a == "beta0")  # not scored whole: compared on the patches
+    assert control.set == "didhy" and control.patches == 10
 
 
 def test_the_report_reads_exactly_the_metrics_the_cited_conventions_write():
