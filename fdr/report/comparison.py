@@ -183,6 +183,13 @@ def _value(entry: Optional[dict], set_: Optional[str], metric: str) -> Optional[
     return None
 
 
+def _row_label(table: PaperTable, run: str, answered: Optional[str]) -> str:
+    if run == INPUT_RUN:
+        return "Distorted input (ours)"
+    paper_row = run.split(IMPORTED)[0]
+    return table.label(run) if run == paper_row else f"{table.label(paper_row)}, released weights (`{answered}`)"
+
+
 def compare_table(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str, str],
                   summaries: Optional[Mapping[str, dict]] = None, reference: Optional[str] = None) -> list[Row]:
     """Rows of paper vs ours for one table: every paper row (``mine``: paper row -> our run answering it), then a
@@ -203,8 +210,7 @@ def compare_table(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str
         paper_entry = table.rows.get(paper_row, {})
         answered = mine.get(run)
         entry = ours.get(answered) if answered else None
-        label = (table.label(run) if run == paper_row else f"{table.label(paper_row)}, released weights (`{answered}`)"
-                 ) if run != INPUT_RUN else "Distorted input (ours)"
+        label = _row_label(table, run, answered)
         if "params" in paper_entry:
             p = (summaries.get(answered) or {}).get("params") if answered else None
             rows.append(Row(table.name, run, label, "-", "params", float(paper_entry["params"]),
