@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from fdr.config import ConfigError
 
-COMMANDS = ("degrade", "info", "restore", "compare", "profile", "paper-metrics")
+COMMANDS = ("degrade", "info", "restore", "compare", "profile", "paper-metrics", "import-weights")
 
 
 def _load(name: str):

@@ -4,7 +4,8 @@ after a short training with that reading, on real 63x63 training patches.
 For each reading of ``train.svdo`` (fdr.train.losses.READINGS): ``beta * SVDO / L1`` and the gradient ratio
 ``|d(beta SVDO)/dw| / |d L1/dw|`` on the head convolution and the first FD-layer's convolution (the layers
 SVDO reaches first), measured on one fixed batch at initialisation and again after ``--steps`` optimisation
-steps of :func:`fdr.train.trainer.train_step` (Adam, the paper's lr 1e-4, beta 1e-5) with that reading.
+steps of :func:`fdr.train.trainer.train_step` (Adam, the paper's lr 1e-4, beta 1e-5) with that reading
+(``--steps 0``: at initialisation only).
 
     python scripts/svdo_readings.py [--patches data/patches/train] [--steps 60] [--batch 4]
 """
@@ -67,8 +68,10 @@ def main(argv=None) -> int:
         for k in range(args.steps):
             xb, tb = batch(args.patches, args.batch, seed=100 + k)
             train_step(model, xb, tb, optimizer, scheduler, scaler, tc.beta, reading)
-        trained = measure(model, x, t, tc.beta, reading)
-        for when, m in (("init", at_init), (f"after {args.steps} steps", trained)):
+        measured = [("init", at_init)]
+        if args.steps:
+            measured.append((f"after {args.steps} steps", measure(model, x, t, tc.beta, reading)))
+        for when, m in measured:
             rows.append([reading, when, f"{m['l1']:.4f}", f"{m['beta_svdo']:.3g}", f"{m['loss_ratio']:.3g}",
                          f"{m['grad_ratio_head']:.3g}", f"{m['grad_ratio_first FD conv']:.3g}"])
         print(f"{reading}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)

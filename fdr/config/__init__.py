@@ -16,7 +16,7 @@ from .base import ConfigError, build, require, to_dict
 from .data import ArchiveConfig, CopiesConfig, CropConfig, DataConfig, SynthConfig
 from .model import BaselinesConfig, DnCNNConfig, ModelConfig, OWANConfig
 from .pipeline import AblationConfig, AnalysisConfig, EvalConfig
-from .runs import TRACKS, RunConfig, check_name, section
+from .runs import TRACKS, RunConfig, check_name, section, sweep_runs
 from .train import TrainConfig
 
 __all__ = [
@@ -49,8 +49,9 @@ class Config:
             base = section(self, row.model)  # the switches must name keys of their sections, well typed
             build(type(base), {**to_dict(base), **row.set}, f"runs.{name}.set")
             build(TrainConfig, {**to_dict(self.train), **row.training}, f"runs.{name}.training")
+        sweeps = sweep_runs(self)
         for i, name in enumerate(self.evaluate.whole.runs):  # dvc.yaml's evaluate-whole stage runs these
-            row = self.runs.get(name)
+            row = self.runs.get(self.ablations.reference if name in sweeps else name)  # a sweep: trained like it
             require(row is not None and row.train.endswith("_train") and row.train != "train",
                     "evaluate.whole", f"runs[{i}]", "a row of runs trained on a track with whole test images "
                     f"({', '.join(f'{t}_train' for t in TRACKS)})", name)

@@ -9,6 +9,7 @@ have 1.66M / 1.62M / 1.21M parameters. The baselines have sections of their own
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .base import require
 
@@ -37,6 +38,9 @@ class ModelConfig:
     pm_blocks: int = 2  # ResBlocks in each FA-layer's process module (Eq. 6); derived from Table 5
     aux_blocks: int = 3  # ResBlocks in each phase's auxiliary branch (§3.4); derived from Table 5
     ca_reduction: int = 16  # channel-attention bottleneck ratio (hidden = max(1, C // ratio)), as RCAN
+    # Dual residual phase (fdr.models.fdrnet): durn_p = DuRN-P's block (relu(body + x) inside, ReLU after T2);
+    # plain = without those two ReLU joins (what the embedded default trains). Same parameters either way.
+    phase: Literal["plain", "durn_p"] = "plain"
 
     def validate(self, path: str) -> None:
         _in_range(self, path, (("channels", 1, MAX_CHANNELS), ("n_flayers", 1, MAX_REPEATS), ("phases", 1, MAX_REPEATS),

@@ -16,7 +16,8 @@ Run names resolve to a :class:`Run` (:func:`resolve`):
 Every run has one **role** (:func:`role`), defined here and nowhere else:
 
 - ``replica``: a seed replica of another row (:func:`replica_of`: the same row but for ``seed`` and ``paper``);
-- ``baseline``: a row of another architecture (DnCNN, OWAN);
+- ``baseline``: a row of another architecture (DnCNN, OWAN), trained or imported (``weights``: the released OWAN
+  model, answering its paper row beside the trained one, :func:`imported`);
 - ``main``: the FDR-Net row that answers one of the paper's comparison tables (Tables 1-4);
 - ``reference``: ``ablations.reference`` (unless it is a main row), the FDR-Net row the ablations are trained
   like and compared with;
@@ -59,6 +60,8 @@ class RunConfig:
     training: dict[str, Any] = field(default_factory=dict)  # keys of the train section, changed for this run
     seed: int = 0  # added to the global seed (seed replicas)
     paper: str = ""  # the paper's table row this run answers, <table>.<row> (reports/paper/<table>.json)
+    weights: str = ""  # released weights the checkpoint is imported from instead of trained (fdr.train.imported)
+    weights_sha256: str = ""  # the SHA-256 those weights must have ("": not checked)
 
     @property
     def arch(self) -> str:
@@ -81,6 +84,13 @@ class RunConfig:
         val = {"test_mild", "test_moderate", "test_severe"} if self.track == "hybrid" else {f"{self.track}_test"}
         require(self.val in val, path, "val", f"a test set of the same track ({', '.join(sorted(val))})", self.val)
         require(0 <= self.seed < 2**16, path, "seed", "an integer offset in [0, 2^16)", self.seed)
+        if self.weights:
+            require(self.arch == "owan", path, "weights", "only on an OWAN row (model: baselines.owan): the released "
+                    "OWAN model is the one importer", self.weights)
+            require(not self.training and self.seed == 0, path, "weights", "a row that trains nothing (no training "
+                    "switches, no seed offset)", self.weights)
+        require(not self.weights_sha256 or re.fullmatch(r"[0-9a-f]{64}", self.weights_sha256) is not None, path,
+                "weights_sha256", "64 lower-case hex digits", self.weights_sha256)
         match = PAPER_ROW.fullmatch(self.paper)
         require(not self.paper or match is not None, path, "paper", "<table>.<row>, e.g. table2.fdrnet", self.paper)
         if match:
@@ -149,7 +159,8 @@ def answers(cfg) -> dict[tuple[str, str], str]:
     """``{(table, paper row): run}``: the run of ours that answers each of the paper's rows we run. The ablations'
     reference also answers Table 5's full model and Table 6's columns of its configuration; a sweep run ``fl<N>``
     / ``ch<N>`` answers Table 6's column of that name."""
-    out = {cfg.runs[n].paper_row: n for n in cfg.runs if cfg.runs[n].paper_row and role(cfg, n) != "replica"}
+    out = {cfg.runs[n].paper_row: n for n in cfg.runs
+           if cfg.runs[n].paper_row and role(cfg, n) != "replica" and not cfg.runs[n].weights}
     ref = cfg.ablations.reference
     if ref:
         m = resolve(cfg, ref).model_cfg
@@ -159,6 +170,12 @@ def answers(cfg) -> dict[tuple[str, str], str]:
     for n in sweep_runs(cfg):
         out.setdefault(("table6", n), n)
     return out
+
+
+def imported(cfg) -> dict[str, tuple[str, str]]:
+    """``{run: (table, paper row)}``: rows whose checkpoint is imported (``weights``), beside the paper's row they
+    answer (Table 1's OP-Attention: the released OWAN model, shown next to the one we train)."""
+    return {n: row.paper_row for n, row in cfg.runs.items() if row.weights and row.paper_row}
 
 
 # ------------------------------------------------------------------------------------------ resolving

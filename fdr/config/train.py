@@ -17,7 +17,7 @@ class TrainConfig:
     lr_decay: float = 0.8
     lr_step: int = 9000
     beta: float = 1e-5  # SVDO weight (Eq. 8)
-    svdo: Literal["literal", "unsquared", "normalized", "unsquared_normalized"] = "unsquared"  # reading of Eq. 5 (fdr.train.losses)
+    svdo: Literal["literal", "unsquared", "normalized", "unsquared_normalized", "abdnet"] = "unsquared"  # reading of Eq. 5 (fdr.train.losses)
     crop: int = 0  # random crop of training patches (0 = use the whole patch)
     augment: Literal["none", "dihedral"] = "none"  # dihedral: random flips / 90-degree rotations (the paper: none)
     checkpoint_every: int = 1000  # also written at the last iteration

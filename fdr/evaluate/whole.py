@@ -5,8 +5,10 @@ Per-patch evaluation (:mod:`fdr.evaluate.patches`) cuts each image into 63 x 63 
 channel attention (Eq. 6 and the fusion) then pools over a patch, not over the image, so a per-patch score is
 not the paper's quantity for DID-HY. Here the model sees the whole image in one forward pass (no tiling: a
 512 x 512 image of the paper-size FDR-Net needs 0.47 GB above the interpreter on CPU, measured), and the OWAN metrics
-(:mod:`fdr.evaluate.metrics`) compare the whole output with the whole target. ``evaluate.whole.images`` > 0 scores an
-evenly spaced subset of the images (the embedded default's budget); 0 scores all.
+(:mod:`fdr.evaluate.metrics`) compare the whole output with the whole target. The tracks of Tables 3-4 are also scored
+with the convention each caption cites (:func:`fdr.evaluate.metrics.track_metrics`: deblurring as SRN, deraining as
+SPANet), beside OWAN's. ``evaluate.whole.images`` > 0 scores an evenly spaced subset of the images (the embedded
+default's budget); 0 scores all.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tqdm import tqdm
 from fdr.config.runs import TRACKS, resolve
 from fdr.data.imageio import read_rgb, to_float
 from fdr.data.layout import read_manifest
-from fdr.evaluate.metrics import MetricAccumulator
+from fdr.evaluate.metrics import MetricAccumulator, track_metrics
 from fdr.evaluate.patches import load_run_model, subset_indices
 from fdr.tensors import from_images, to_images
 
@@ -37,10 +39,10 @@ def image_pairs(data_root: Path, track: str, max_images: int = 0) -> list[tuple[
 
 @torch.inference_mode()
 def evaluate_images(model: Optional[nn.Module], pairs: list[tuple[Path, Path]], device: torch.device | str = "cpu",
-                    progress: bool = False, desc: str = "images") -> tuple[dict, dict]:
+                    progress: bool = False, desc: str = "images", extra=None) -> tuple[dict, dict]:
     """``(means, {"psnr": array, "ssim": array})`` of ``model``'s outputs (``None``: the input itself) over
-    ``pairs``, one whole image per forward pass; ``means["images"]`` counts them."""
-    acc = MetricAccumulator()
+    ``pairs``, one whole image per forward pass; ``means["images"]`` counts them; ``extra``: more metrics by name."""
+    acc = MetricAccumulator(extra)
     if model is not None:
         model.eval()
     for inp_path, gt_path in tqdm(pairs, desc=desc, unit="image", disable=not progress, leave=False):
@@ -72,5 +74,5 @@ def evaluate_run_whole(cfg, run: str, models: Path, progress: bool = True) -> tu
                                 f"{', '.join(whole_tracks(cfg, run)) or 'none'}); run the synthesize stage")
     model, device = (None, torch.device("cpu")) if run == "input" else load_run_model(cfg, run, models)
     results = {t: evaluate_images(model, image_pairs(root, t, cfg.evaluate.whole.images), device, progress,
-                                  desc=f"{run} {t}") for t in tracks}
+                                  desc=f"{run} {t}", extra=track_metrics(t)) for t in tracks}
     return {t: r[0] for t, r in results.items()}, {t: r[1] for t, r in results.items()}

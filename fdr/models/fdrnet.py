@@ -8,15 +8,27 @@ Structure (C = ``channels``, n = ``n_flayers``)::
         lower = FAM(FDM(x))                  lower branch (Fig. 5)
         upper = aux(x)                       ``aux_blocks`` ResBlocks (§3.4)
         f   = conv3x3(CA(cat(lower, upper)))   fusion: concat -> channel attention -> conv (2C -> C)
+        f   = relu(f + x)                    durn_p only: the inner residual block's join
         res = relu(T1(f) + res)              T1: 3x3 conv, its output joins the incoming res stream
         x   = T2(res) + x                    T2: 3x3 conv, its output joins the phase input
+        x   = relu(x)                        durn_p only: the ReLU after T2
     output = input + tail(x)                 3x3 conv, C -> 3, global residual
 
 FDM = n FD-layers (conv + GDN, Eq. 3-4) in series, outputs D_1..D_n. FAM = n FA-layers (process
 module -> channel attention -> inverse GDN, Eq. 6-7). Skip connections pair them in mirror order:
 FA-layer j reads the previous FA-layer's output plus D_{n+1-j} (FA-layer 1 reads D_n, the FDM
-output, which is its own mirror). Fusion, T1 and T2 follow DuRN-P (``pietorch/DuRN_P.py``) with
-the two-branch module as the block's inner body and without batch normalisation.
+output, which is its own mirror).
+
+The phase is a dual residual block of DuRN-P (``liu-vis/DualResidualNetworks``, ``pietorch/DuRN_P.py``, ``DuRB_p``)
+with the two-branch module as its inner body and without batch normalisation. ``model.phase`` says how far it
+follows DuRB_p (the parameters are the same either way: only two ReLU joins differ):
+
+- ``durn_p`` (the paper profile): as DuRB_p, ``f = relu(body(x) + x)``, then ``res = relu(T1(f) + res)`` and
+  ``x = relu(T2(res) + x)``.
+- ``plain`` (``params.yaml``'s embedded default): the fusion output goes to T1 without DuRB_p's inner join
+  ``relu(f + x)``, and the phase output ``T2(res) + x`` has no ReLU. This is the reading the committed results were
+  trained with; it is kept so that they stay reproducible, and it leaves each phase's output signed (the next
+  FDM and the tail read negative values too).
 
 Ablations (Table 5): ``use_aux=false`` removes the auxiliary branch (the fusion then reads the lower
 branch alone: CA over C channels, conv C -> C). ``use_fdm=false`` replaces the lower branch by a
@@ -119,6 +131,7 @@ class Phase(nn.Module):
         self.t1 = conv3x3(c, c)
         self.t2 = conv3x3(c, c)
         self.relu = nn.ReLU()
+        self.durn_p = cfg.phase == "durn_p"  # DuRB_p's two ReLU joins (module docstring)
 
     def forward(self, x: Tensor, res: Tensor, feats: dict | None = None) -> tuple[Tensor, Tensor]:
         if self.use_fdm:
@@ -131,8 +144,12 @@ class Phase(nn.Module):
             lower = self.lower(x)
         branches = [lower] if self.aux is None else [lower, self.aux(x)]
         f = self.fusion(branches)
+        if self.durn_p:
+            f = self.relu(f + x)  # DuRB_p: the inner residual block ends with relu(body + x)
         res = self.relu(self.t1(f) + res)
         x = self.t2(res) + x
+        if self.durn_p:
+            x = self.relu(x)  # DuRB_p: with_relu after T2
         return x, res
 
 

@@ -8,8 +8,11 @@ read from the files, plus the parameter counts of ``models/<run>/summary.json``;
 and Table 6's columns of its configuration; the sweeps ``fl<N>`` / ``ch<N>`` their columns).
 
 Whole-image scores (``reports/metrics/whole/<run>.json``, :mod:`fdr.evaluate.whole`) join our numbers as the
-set ``<track>_image``; Table 2 (DID-HY, scored by the paper on whole 512 x 512 images) reads ``didhy_image`` when
-present, and its per-patch ``didhy`` stays beside it as an extra column of ours.
+set ``<track>_image``. Every table measured on whole images reads them when present (:data:`WHOLE_SETS`): Table 2
+(DID-HY, 512 x 512), Tables 5-6 (the same DID-HY test images: the paper's full-model row in Table 5 is Table 2's,
+24.97 / 0.680) and Tables 3-4 (GoPro and DID-MDN test images), the per-patch scores of the same runs staying
+beside them. Tables 3-4 then read the metrics of the convention their captions cite (:data:`CITED_CONVENTION`:
+``psnr_srn`` / ``ssim_srn``, ``psnr_spanet`` / ``ssim_spanet``, :mod:`fdr.evaluate.metrics`), OWAN's beside them.
 
 Where the paper is silent or our data differ: Tables 5-6 are ablations on DID-HY; when our runs have no
 ``didhy`` numbers, they are compared on ``moderate`` (the training level) and every row says so; an ablation is
@@ -24,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from fdr.config.runs import INPUT, answers, replica_of, replicas
+from fdr.config.runs import INPUT, answers, imported, replica_of, replicas
 from fdr.report.datanotes import cut_note, data_note
 from fdr.report.paper import (
     ABLATION_TABLES,
@@ -42,15 +45,22 @@ WHOLE_DIR = METRICS_DIR / "whole"
 PER_PATCH_DIR = Path("reports/per_patch")
 PER_IMAGE_DIR = Path("reports/per_image")
 MODELS_DIR = Path("models")
-METRIC_KEYS = ("psnr", "ssim", "psnr_y", "ssim_y", "patches", "images")  # what an evaluation writes per set
+METRIC_KEYS = ("psnr", "ssim", "psnr_y", "ssim_y", "psnr_srn", "ssim_srn", "psnr_spanet", "ssim_spanet",
+               "patches", "images")  # what an evaluation writes per set
 IMAGE_SUFFIX = "_image"  # our set key of a track's whole-image scores: didhy -> didhy_image
 # Paper sets our whole-image scores answer (the paper scores these tables per whole image).
-WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}}
+WHOLE_SETS = {"table2": {"didhy": "didhy" + IMAGE_SUFFIX}, "table3": {"deblur": "deblur" + IMAGE_SUFFIX},
+              "table4": {"derain": "derain" + IMAGE_SUFFIX}, "table5": {"didhy": "didhy" + IMAGE_SUFFIX},
+              "table6": {"didhy": "didhy" + IMAGE_SUFFIX}}
+# The metric convention a table's caption cites (fdr.evaluate.metrics.CONVENTIONS), read from whole-image scores:
+# our metric is <psnr|ssim>_<convention>. The other tables cite OP-Attention's, our psnr / ssim.
+CITED_CONVENTION = {"table3": "srn", "table4": "spanet"}
 INPUT_RUN = INPUT  # ours-only reference row: the distorted input itself
 NOT_RUN = "not run"  # a run of ours that is missing
 NOT_IMPLEMENTED = "n/a"  # a method of the paper's tables this project does not re-implement
 # The paper's rows this project implements (paper row keys, reports/paper/*.json); the others read "n/a".
 IMPLEMENTED = re.compile(r"fdrnet|dncnn|owan|nofdm|noaux|(fl|ch)[1-9][0-9]*")
+IMPORTED = "@"  # row key of an imported run of ours: <paper row>@<run> (fdr.config.runs.imported)
 EMBEDDED_NOTE = (
     "Data source is 'embedded' (photos shipped with scikit-image/matplotlib), not the paper's images: "
     "these numbers are NOT comparable to the paper (different images, different training budget). "
@@ -113,6 +123,7 @@ class Row:
     ours: Optional[float]
     ours_run: Optional[str] = None  # our run that answered (fdrnet_ref for Table 5's full model)
     ours_set: Optional[str] = None  # set our numbers are taken from (differs from ``set`` when substituted)
+    ours_metric: Optional[str] = None  # our metric, when another convention's than ``metric`` (Tables 3-4)
     paper_effect: Optional[float] = None  # ablation tables: run minus the paper's full model
     ours_effect: Optional[float] = None  # ablation tables: run minus our full model on the same set
 
@@ -156,6 +167,14 @@ def ours_set_for(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str,
     return out
 
 
+def our_metric(table: str, our_set: Optional[str], metric: str) -> str:
+    """The metric of ours a paper cell is compared with: the cited convention's (``psnr_srn``) on whole-image
+    scores of a table that cites one, else the OWAN metric of the same name."""
+    if our_set and our_set.endswith(IMAGE_SUFFIX) and table in CITED_CONVENTION:
+        return f"{metric}_{CITED_CONVENTION[table]}"
+    return metric
+
+
 def _value(entry: Optional[dict], set_: Optional[str], metric: str) -> Optional[float]:
     if entry is None or set_ is None:
         return None
@@ -165,24 +184,34 @@ def _value(entry: Optional[dict], set_: Optional[str], metric: str) -> Optional[
     return None
 
 
+def _row_label(table: PaperTable, run: str, answered: Optional[str]) -> str:
+    if run == INPUT_RUN:
+        return "Distorted input (ours)"
+    paper_row = run.split(IMPORTED)[0]
+    return table.label(run) if run == paper_row else f"{table.label(paper_row)}, released weights (`{answered}`)"
+
+
 def compare_table(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str, str],
                   summaries: Optional[Mapping[str, dict]] = None, reference: Optional[str] = None) -> list[Row]:
-    """Rows of paper vs ours for one table: every paper row (``mine``: paper row -> our run answering it), plus
-    our ``input`` row for the comparison tables when we have it. ``reference``: our full model of the ablations."""
+    """Rows of paper vs ours for one table: every paper row (``mine``: paper row -> our run answering it), then a
+    row per imported run (``mine`` key ``<paper row>@<our run>``: the released OWAN model beside the one we train,
+    against the same paper numbers), plus our ``input`` row for the comparison tables when we have it.
+    ``reference``: our full model of the ablations."""
     summaries = summaries or {}
     mine = dict(mine)
     set_map = ours_set_for(table, ours, mine, reference)
     ablation = table.name in ABLATION_TABLES
-    runs = list(table.rows)
+    runs = list(table.rows) + [k for k in mine if IMPORTED in k]  # imported runs: <paper row>@<our run>
     if not ablation and any(_has(ours.get(INPUT_RUN), s) for s in table.sets):
         runs.append(INPUT_RUN)
         mine[INPUT_RUN] = INPUT_RUN
     rows: list[Row] = []
     for run in runs:
-        paper_entry = table.rows.get(run, {})
+        paper_row = run.split(IMPORTED)[0]
+        paper_entry = table.rows.get(paper_row, {})
         answered = mine.get(run)
         entry = ours.get(answered) if answered else None
-        label = table.label(run) if run != INPUT_RUN else "Distorted input (ours)"
+        label = _row_label(table, run, answered)
         if "params" in paper_entry:
             p = (summaries.get(answered) or {}).get("params") if answered else None
             rows.append(Row(table.name, run, label, "-", "params", float(paper_entry["params"]),
@@ -191,9 +220,11 @@ def compare_table(table: PaperTable, ours: Mapping[str, dict], mine: Mapping[str
         for s in table.sets:
             our_set = set_map.get(s)
             for metric in SCORES:
-                paper_v, ours_v = _value(paper_entry, s, metric), _value(entry, our_set, metric)
+                mine_metric = our_metric(table.name, our_set, metric)
+                paper_v, ours_v = _value(paper_entry, s, metric), _value(entry, our_set, mine_metric)
                 row = Row(table.name, run, label, s, metric, paper_v, ours_v,
-                          ours_run=answered if ours_v is not None else None, ours_set=our_set)
+                          ours_run=answered if ours_v is not None else None, ours_set=our_set,
+                          ours_metric=mine_metric if mine_metric != metric else None)
                 if ablation:
                     p_ref = _value(table.rows.get(paper_reference(table.name, run)), s, metric)
                     if paper_v is not None and p_ref is not None:
@@ -211,8 +242,9 @@ def has_ours(rows: list[Row]) -> bool:
 
 def missing_text(run: str) -> str:
     """What a missing number of ours for the paper's row ``run`` reads: "not run" for a method this project
-    implements, "n/a" for one it does not re-implement (RL-Restore, the deblurring and deraining methods)."""
-    return NOT_RUN if run == INPUT_RUN or IMPLEMENTED.fullmatch(run) else NOT_IMPLEMENTED
+    implements (or an imported run of ours, ``<row>@<run>``), "n/a" for one it does not re-implement (RL-Restore,
+    the deblurring and deraining methods)."""
+    return NOT_RUN if run == INPUT_RUN or IMPORTED in run or IMPLEMENTED.fullmatch(run) else NOT_IMPLEMENTED
 
 
 def datasets_used(data: Any) -> frozenset:
@@ -373,8 +405,10 @@ def load(root: str | Path = ".", params: str = "params.yaml") -> Comparison:
     per_patch = load_per_patch(root / PER_PATCH_DIR)
     merge_whole(ours, read_metrics(WHOLE_DIR, cwd=root))
     merge_whole(per_patch, load_per_patch(root / PER_IMAGE_DIR))
+    mine = answers(cfg) if cfg else {}
+    mine.update({(t, f"{row}{IMPORTED}{run}"): run for run, (t, row) in (imported(cfg) if cfg else {}).items()})
     result = Comparison(cfg.data.source if cfg else None, tables, cfg, ours=ours,
-                        summaries=read_summaries(root / MODELS_DIR), mine=answers(cfg) if cfg else {},
+                        summaries=read_summaries(root / MODELS_DIR), mine=mine,
                         params=to_dict(cfg) if cfg else None, analysis=ours.pop("analysis", None),
                         per_patch=per_patch, datasets=datasets_used(cfg.data) if cfg else frozenset())
     for name, table in tables.items():

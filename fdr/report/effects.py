@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from fdr.config.runs import INPUT, replicas, resolve, with_role
+from fdr.report.comparison import IMAGE_SUFFIX
 
 PER_PATCH_DIR = Path("reports/per_patch")
 N_RESAMPLES = 2000
@@ -175,8 +176,10 @@ def collect_effects(cfg, means: Mapping, per_patch: Mapping, paper_effects: Mapp
     """The differences the report states, by the roles of the run table (:mod:`fdr.config.runs`): each main
     FDR-Net run and the baselines of its track against the distorted input, the main run against each baseline
     (every test set of the track), and every ablation and control trained on the reference's track (rows, then the
-    sweeps) against ``ablations.reference`` on that track's test set, over seeds where both were replicated, with
-    the paper's effect (``paper_effects``: our run -> the paper's effect of the row it answers) where it has one."""
+    sweeps) against ``ablations.reference`` on that track's test set (DID-HY for Tables 5-6: its whole images where
+    both runs were scored on them, else its patches; the training level for a hybrid reference), over seeds where
+    both were replicated, with the paper's effect (``paper_effects``: our run -> the paper's effect of the row it
+    answers) where it has one."""
     noise = pooled_seed_std(cfg, means)
     out: list[Effect] = []
     for main in with_role(cfg, "main"):
@@ -190,11 +193,14 @@ def collect_effects(cfg, means: Mapping, per_patch: Mapping, paper_effects: Mapp
     reference = cfg.ablations.reference
     if not reference:
         return out
-    set_, track = ablation_set(cfg, reference), resolve(cfg, reference).track
+    track = resolve(cfg, reference).track
+    patches = ablation_set(cfg, reference)
+    whole = patches + IMAGE_SUFFIX  # whole images, as Tables 5-6 read them, where both runs were scored on them
     for run in with_role(cfg, "ablation", "control"):
         if resolve(cfg, run).track != track:
             continue
-        e = effect(per_patch, f"{run} − {reference}", run, reference, set_, paper_effects.get(run), "ablation",
+        s = whole if all(whole in per_patch.get(r, {}) for r in (run, reference)) else patches
+        e = effect(per_patch, f"{run} − {reference}", run, reference, s, paper_effects.get(run), "ablation",
                    noise=noise)
         if e is not None:
             out.append(replicated(e, means, seed_pairs(cfg, run, reference)))

@@ -30,7 +30,8 @@ def plot_table1(data: ReportData, path: Path) -> bool:
             xs = np.arange(len(table.sets)) + (k - (len(shown) - 1) / 2) * width
             heights = [v if v is not None else 0 for v in vals]
             bars = ax.bar(xs, heights, width, color=colours[run],
-                          label=table.label(run) if run != INPUT_RUN else "Distorted input")
+                          label=next((r.label for r in rows if r.run == run), run) if run != INPUT_RUN
+                          else "Distorted input")
             for b, v in zip(bars, vals):
                 if v is None:
                     b.set_alpha(0)

@@ -14,13 +14,33 @@ from fdr.report.cells import (
     index,
     note_lines,
 )
-from fdr.report.comparison import IMAGE_SUFFIX, INPUT_RUN, Row, fmt, has_ours
+from fdr.report.comparison import (
+    CITED_CONVENTION,
+    IMAGE_SUFFIX,
+    INPUT_RUN,
+    WHOLE_SETS,
+    Row,
+    fmt,
+    has_ours,
+    our_metric,
+)
 from fdr.report.data import ReportData
 from fdr.report.paper import SCORES
 from fdr.report.tables import render as render_table
 
-# Ours-only extra columns of a table: Table 2's per-patch DID-HY scores beside the whole-image ones.
-EXTRA_SETS = {"table2": {"didhy": "DID-HY per 63x63 patch (ours)"}}
+# Ours-only extra columns of a table (OWAN's metrics), shown when they hold numbers and are not the table's own
+# columns: the per-patch scores beside the whole-image ones, and for Tables 3-4 OWAN's metrics on the whole images
+# beside the cited convention's.
+EXTRA_SETS = {"table2": {"didhy": "DID-HY per 63x63 patch (ours)"},
+              "table3": {"deblur_image": "whole images, OWAN's metrics (ours)",
+                         "deblur": "per 63x63 patch, OWAN's metrics (ours)"},
+              "table4": {"derain_image": "whole images, OWAN's metrics (ours)",
+                         "derain": "per 63x63 patch, OWAN's metrics (ours)"}}
+# How the conventions Tables 3-4 cite score an image (fdr.evaluate.metrics).
+CONVENTION_TEXT = {"srn": "SRN's convention (MATLAB psnr / ssim on its uint8 RGB results, the colour planes one "
+                          "3-D volume)",
+                   "spanet": "SPANet's convention (scikit-image's old compare_psnr / compare_ssim on floats, "
+                             "whose guessed SSIM data range was 2)"}
 
 
 def section_table_generic(data: ReportData, name: str) -> list[str]:
@@ -29,12 +49,15 @@ def section_table_generic(data: ReportData, name: str) -> list[str]:
     idx = index(rows)
     runs = list(dict.fromkeys(r.run for r in rows))
     sets = table.sets
-    extra = {k: v for k, v in EXTRA_SETS.get(name, {}).items() if k != _ours_set(rows, k)}
+    used = {_ours_set(rows, s) for s in sets}  # an extra column repeats the table's own with OWAN's metric there
+    extra = {k: v for k, v in EXTRA_SETS.get(name, {}).items()
+             if (k not in used or our_metric(name, k, "psnr") != "psnr")
+             and any(get(_ours_entry(data, name, r), k, "psnr") is not None for r in runs)}
     header = ["Method"] + [f"{LEVEL_NAMES.get(s, s)} {m.upper()}" for s in sets for m in SCORES]
     header += [f"{title} {m.upper()}" for title in extra.values() for m in SCORES]
     body = []
     for run in runs:
-        label = table.label(run) if run != INPUT_RUN else "Distorted input"
+        label = _label(rows, run)
         cells = [cell(idx.get((run, s, m)), m) for s in sets for m in SCORES]
         entry = _ours_entry(data, name, run)
         cells += [fmt(get(entry, s, m), m, missing=MISSING) for s in extra for m in SCORES]
@@ -43,8 +66,13 @@ def section_table_generic(data: ReportData, name: str) -> list[str]:
     lines += note_lines(data, name)
     if not has_ours(rows):
         lines += ["No numbers of ours for this table (not run).", ""]
-    lines += ["Each cell: paper / ours (ours − paper)." + _whole_note(rows, data), ""]
-    return lines + render_table(header, body) + [""]
+    lines += ["Each cell: paper / ours (ours − paper)." + _whole_note(rows, data, name), ""]
+    return lines + render_table(header, body) + [""] + _protocol_lines(data, name, runs)
+
+
+def _label(rows: list[Row], run: str) -> str:
+    """A row's label as the comparison gives it (an imported run's names its paper row and our run)."""
+    return "Distorted input" if run == INPUT_RUN else next((r.label for r in rows if r.run == run), run)
 
 
 def _ours_set(rows: list[Row], paper_set: str) -> Optional[str]:
@@ -58,14 +86,35 @@ def _ours_entry(data: ReportData, table: str, run: str) -> Optional[dict]:
     return data.comparison.ours.get(ours) if ours else None
 
 
-def _whole_note(rows: list[Row], data: ReportData) -> str:
+def _whole_note(rows: list[Row], data: ReportData, table: str = "",
+                tail: str = "the per-patch scores of the same runs are the extra columns") -> str:
     sets = sorted({r.ours_set for r in rows if r.ours_set and r.ours_set.endswith(IMAGE_SUFFIX) and r.ours is not None})
     if not sets:
         return ""
     counts = sorted({str(e[s].get("images")) for e in data.comparison.ours.values() for s in sets
                      if isinstance(e.get(s), dict)})
-    return (f" Ours on whole test images, one forward pass per image as the paper scores them ({'/'.join(counts)} "
-            "images: `evaluate.whole.images`); the per-patch scores of the same runs are the extra columns.")
+    text = (f" Ours on whole test images, one forward pass per image as the paper scores them ({'/'.join(counts)} "
+            "images: `evaluate.whole.images`)")
+    if table in CITED_CONVENTION:
+        text += f", scored with {CONVENTION_TEXT[CITED_CONVENTION[table]]} as the caption says"
+    return f"{text}; {tail}."
+
+
+def _protocol_lines(data: ReportData, table: str, runs: list[str]) -> list[str]:
+    """What the whole-image protocol does to each of our rows: PSNR on whole images minus per 63x63 patch, the same
+    run, OWAN's metric on both (models trained on patches whose attention pools over the whole input)."""
+    parts = []
+    for track, whole in WHOLE_SETS.get(table, {}).items():
+        for run in runs:
+            entry = _ours_entry(data, table, run)
+            a, b = get(entry, whole, "psnr"), get(entry, track, "psnr")
+            if a is not None and b is not None:
+                ours = data.comparison.mine.get((table, run), run)
+                label = _label(data.comparison.rows[table], run)
+                parts.append(f"{label} (`{ours}`) {fmt(a - b, 'psnr', signed=True)} dB")
+    if not parts:
+        return []
+    return [f"Whole image minus per patch (PSNR, OWAN's metric, same runs): {'; '.join(parts)}.", ""]
 
 
 def _set_note(rows: list[Row]) -> list[str]:
@@ -91,9 +140,10 @@ def section_table5(data: ReportData) -> list[str]:
                      f"{effect_text(idx.get((run, s, 'psnr')), 'paper')} / {effect_text(idx.get((run, s, 'psnr')), 'ours')}"])
     lines = ["## Table 5: " + table.title, "", f"Source: {table.source}.", ""]
     lines += note_lines(data, "table5") + _set_note(rows)
-    lines += ["Each cell: paper / ours (ours − paper). Effect: PSNR of the row minus the full model, paper / ours.", ""]
+    lines += ["Each cell: paper / ours (ours − paper). Effect: PSNR of the row minus the full model, paper / ours."
+              + _whole_note(rows, data, tail="the images of Table 2, whose full-model row the paper repeats here"), ""]
     lines += render_table(["FDM", "Aux", "run", "Params", "PSNR", "SSIM", "PSNR effect vs full"], body)
-    return lines + [""]
+    return lines + [""] + _protocol_lines(data, "table5", list(table.rows))
 
 
 def section_table6(data: ReportData) -> list[str]:
@@ -109,7 +159,8 @@ def section_table6(data: ReportData) -> list[str]:
     stand_in = ", ".join(f"`{k}`" for k in data.comparison.stand_ins)
     lines += [f"Each cell: paper / ours (ours − paper). Our FD-layer sweep uses {model.get('channels', '?')} channels "
               f"and our channel sweep {model.get('n_flayers', '?')} FD-layers (the configured main model); "
-              f"{stand_in} is the ablations' reference `{data.comparison.reference}` unless trained separately.", ""]
+              f"{stand_in} is the ablations' reference `{data.comparison.reference}` unless trained separately."
+              + _whole_note(rows, data, tail="the images of Tables 2 and 5"), ""]
     ablations = (data.params or {}).get("ablations", {})
     swept = {f"fl{v}" for v in ablations.get("flayers", ())} | {f"ch{v}" for v in ablations.get("channels", ())}
     swept |= {f"fl{model.get('n_flayers')}", f"ch{model.get('channels')}"}

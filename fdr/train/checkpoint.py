@@ -239,16 +239,17 @@ def code_identity() -> dict:
 NOT_WEIGHTS = ("iterations", "checkpoint_every", "log_every", "val_every", "val_patches", "device", "num_workers")
 
 
-def fingerprint(cfg, model_name: str, model: nn.Module, train_dir: Path) -> dict:
-    """Everything the weights after a given iteration depend on: seed, architecture (tensor names and shapes),
-    every training setting except :data:`NOT_WEIGHTS` (so raising ``train.iterations`` continues a run),
-    training data and source code."""
+def fingerprint(cfg, model_name: str, model: nn.Module, train_dir: Path, model_cfg: Any = None) -> dict:
+    """Everything the weights after a given iteration depend on: seed, architecture (tensor names and shapes, and
+    the settings ``model_cfg``, some of which change no shape: ``model.phase``), every training setting except
+    :data:`NOT_WEIGHTS` (so raising ``train.iterations`` continues a run), training data and source code."""
     from fdr.config import to_dict
 
     return {
         "seed": cfg.seed,
         "model": model_name,
         "architecture": {k: list(v.shape) for k, v in model.state_dict().items()},
+        "settings": to_dict(model_cfg) if model_cfg is not None else None,
         "train": {k: v for k, v in to_dict(cfg.train).items() if k not in NOT_WEIGHTS},
         "data": data_identity(train_dir),
         "code": code_identity(),

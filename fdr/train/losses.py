@@ -8,19 +8,30 @@ Gram matrix is small, so this is cheap and deterministic. Its gradient ``2 (l_ma
 (v_max v_max^T - v_min v_min^T)`` involves no eigenvalue gaps, so it is finite for zero,
 constant or rank-deficient features.
 
-Readings (``train.svdo``; measured in ``reports/choices.md``, "SVDO as a regulariser"):
+What ABD-Net's code (``VITA-Group/ABD-Net``, ``torchreid/losses/of_penalty.py``: the feature-orthogonality
+penalty Eq. 5 cites) computes: per sample, ``lambda_max`` of ``F F^T`` from one power-iteration step from a random
+vector, ``lambda_min`` the same way on ``F F^T - lambda_max I``, and ``beta * (lambda_max - lambda_min)``:
+*not squared*. It sums that over the batch and divides by ``B / 32`` ("normalize to 32-batch case"), i.e. 32 times
+the batch mean; averages the features given at one position as a tuple; uses ``beta = 1e-6`` (``--of-beta``) and
+switches the term on at epoch 23 (``--of-start-epoch``).
 
-- ``literal``: Eq. 5 as printed, ``(lambda_max - lambda_min)^2`` of ``F F^T``. At the paper model's
-  initialisation on real 63x63 patches, ``beta * SVDO`` is 72x the L1 term and its gradient 64-80x L1's on
+Readings (``train.svdo``; ``beta * SVDO / L1`` at the paper model's initialisation on real 63x63 patches with
+``beta = 1e-5``, measured by ``scripts/svdo_readings.py``, in ``reports/choices.md``, "SVDO as a regulariser"):
+
+- ``literal``: Eq. 5 as printed, ``(lambda_max - lambda_min)^2`` of ``F F^T``: 72x L1, its gradient 64-80x L1's on
   the first layers: the term dominates.
-- ``unsquared``: ``lambda_max - lambda_min`` of ``F F^T``, what the code Eq. 5 cites (ABD-Net) penalises;
-  with ``beta = 1e-5`` 7% of L1 at initialisation: a regulariser (the default).
-- ``normalized`` / ``unsquared_normalized``: the same on ``F F^T / (H W)`` (resolution-independent values;
-  with ``beta = 1e-5`` about 1e-5 of L1: negligible).
+- ``unsquared``: ``lambda_max - lambda_min`` of ``F F^T``, batch mean: ABD-Net's form at 1/32 of its scale; 0.07x
+  L1: a regulariser (the embedded default).
+- ``abdnet``: the same times 32, ABD-Net's scale (its batch sum normalised to 32 samples); 2.4x L1. The exact
+  eigenvalues stay, the term is on from the first iteration, and beta is ``train.beta`` (ABD-Net's own 1e-6 is
+  one parameter away).
+- ``normalized`` / ``unsquared_normalized``: the squared / unsquared spread of ``F F^T / (H W)``
+  (resolution-independent values; about 1e-5 of L1: negligible).
 
 In :func:`fdr_loss` SVDO is applied to the FDM output of every phase (``feats["fdm_out"]``: the
-output of the last FD-layer, where Eq. 5 asks for decorrelated channels) and averaged over phases,
-so ``beta`` keeps its meaning whatever the phase count; a model without FDM contributes 0.
+output of the last FD-layer, where Eq. 5 asks for decorrelated channels) and averaged over phases (as ABD-Net
+averages the features of one position), so ``beta`` keeps its meaning whatever the phase count; a model without
+FDM contributes 0.
 """
 from __future__ import annotations
 
@@ -32,7 +43,11 @@ from torch import Tensor
 
 from fdr.models.gdn import float32_region
 
-READINGS = ("literal", "unsquared", "normalized", "unsquared_normalized")
+ABDNET_BATCH = 32  # of_penalty.py: penalty.sum() / (batch / 32.), "normalize to 32-batch case"
+# reading -> (Gram matrix divided by H W, spread squared, factor)
+FORMS = {"literal": (False, True, 1), "unsquared": (False, False, 1), "normalized": (True, True, 1),
+         "unsquared_normalized": (True, False, 1), "abdnet": (False, False, ABDNET_BATCH)}
+READINGS = tuple(FORMS)
 
 
 def _gram(f: Tensor, normalize: bool) -> Tensor:
@@ -55,11 +70,13 @@ def svdo_mean(fs: Sequence[Tensor], reading: str = "literal") -> Tensor:
     so one call per step instead of one per phase."""
     if reading not in READINGS:
         raise ValueError(f"train.svdo: expected one of {', '.join(READINGS)}, got {reading!r}")
+    normalize, squared, factor = FORMS[reading]
     with float32_region(fs[0].device):
-        grams = torch.stack([_gram(f, reading.endswith("normalized")) for f in fs])  # P x B x C x C
+        grams = torch.stack([_gram(f, normalize) for f in fs])  # P x B x C x C
         eig = torch.linalg.eigvalsh(grams)  # ascending, over the leading dimensions
         spread = eig[..., -1] - eig[..., 0]  # >= 0
-        return (spread if reading.startswith("unsquared") else spread ** 2).mean(dim=1).mean()
+        mean = (spread ** 2 if squared else spread).mean(dim=1).mean()
+        return mean if factor == 1 else factor * mean
 
 
 def fdr_loss(

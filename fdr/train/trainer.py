@@ -133,7 +133,7 @@ class Trainer:
         self.optimizer, self.scheduler, self.scaler = make_optimizer(self.model, tc, cuda)
         # ---- resume
         self.path = out_dir / CHECKPOINT
-        self.fingerprint = ckpt.fingerprint(cfg, run.model_name, self.model, self.train_dir)
+        self.fingerprint = ckpt.fingerprint(cfg, run.model_name, self.model, self.train_dir, run.model_cfg)
         self.resume_state = resume.state_folder(out_dir, self.fingerprint)
         self.start, self.prior_wall, self.log = 0, 0.0, TrainLog()
         self.resumed = self._resume()

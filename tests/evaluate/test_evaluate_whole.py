@@ -139,3 +139,91 @@ def test_table_2_reads_the_whole_images_and_keeps_the_patches_beside(tmp_path):
     assert "| `didhy_fdrnet` − `didhy_dncnn` | didhy_image | +2.50 |" in effects
     assert "| `didhy_fdrnet` − `didhy_dncnn` | didhy | +2.00 |" in effects
     assert "over the distorted input (95% interval" in text and " 4 images): higher" in text
+
+
+TRACK_RUNS = {**RUNS, "deblur_fdrnet": {"model": "model", "train": "deblur_train", "val": "deblur_test"},
+              "derain_fdrnet": {"model": "model", "train": "derain_train", "val": "derain_test"}}
+
+
+def test_tables_3_and_4_images_are_scored_with_the_cited_conventions_beside_owans(tmp_path):
+    from fdr.evaluate import metrics
+
+    for k, track in enumerate(("didhy", "deblur", "derain")):
+        write_track(tmp_path / "data", track, sizes=((40, 48), (36, 36)), seed=k)
+    params = _params(tmp_path, TRACK_RUNS, ["didhy_fdrnet", "deblur_fdrnet", "derain_fdrnet"], images=0)
+    out = tmp_path / "whole"
+    assert whole_main(["input", "--params", str(params), "--out", str(out), "--per-image", str(tmp_path / "pi"),
+                       "--no-progress"]) == 0
+    got = json.loads((out / "input.json").read_text())
+    assert list(got["didhy"]) == ["psnr", "ssim", "psnr_y", "ssim_y", "images"]  # OWAN's protocol only
+    for track, names in (("deblur", ("psnr_srn", "ssim_srn")), ("derain", ("psnr_spanet", "ssim_spanet"))):
+        pairs = image_pairs(tmp_path / "data", track)
+        for name in names + ("psnr", "ssim"):
+            fn = getattr(metrics, name)
+            want = np.mean([fn(_read(i), _read(g)) for i, g in pairs])
+            assert got[track][name] == pytest.approx(want, abs=1e-6), (track, name)
+
+
+def test_table_6_sweep_runs_may_be_scored_whole_and_unknown_runs_are_refused(tmp_path):
+    tree = {"runs": RUNS, "ablations": {"reference": "didhy_fdrnet", "flayers": [1], "channels": [8]},
+            "evaluate": {"whole": {"runs": ["didhy_fdrnet", "fl1", "ch8"]}}}
+    assert list(config.from_dict(tree).evaluate.whole.runs) == ["didhy_fdrnet", "fl1", "ch8"]
+    tree["evaluate"]["whole"]["runs"] = ["fl2"]  # not a sweep of ablations.flayers
+    with pytest.raises(ConfigError, match=r"evaluate.whole.runs\[0\]"):
+        config.from_dict(tree)
+
+
+def _whole_files(root, scores: dict, images: int = 4) -> None:
+    """reports/metrics/whole/<run>.json and reports/per_image/<run>.npz from ``{run: {track: {metric: value}}}``."""
+    folder, per_image = root / "reports" / "metrics" / "whole", root / "reports" / "per_image"
+    folder.mkdir(exist_ok=True)
+    per_image.mkdir(exist_ok=True)
+    for k, (run, tracks) in enumerate(scores.items()):
+        (folder / f"{run}.json").write_text(json.dumps({t: {**m, "images": images} for t, m in tracks.items()}))
+        values = {}
+        for t, m in tracks.items():
+            noise = np.random.default_rng(k).normal(0, 0.1, images)
+            values[f"{t}/psnr"], values[f"{t}/ssim"] = m["psnr"] + noise - noise.mean(), np.full(images, m["ssim"])
+        np.savez(per_image / f"{run}.npz", **values)
+
+
+def test_tables_3_to_6_read_whole_images_with_their_conventions(tmp_path):
+    runs = {"deblur_fdrnet": metrics_for(30.0, ("deblur",)), "derain_fdrnet": metrics_for(31.0, ("derain",)),
+            "didhy_fdrnet": metrics_for(25.0, ("didhy",)), "fdrnet_ref": metrics_for(24.0, ("didhy",)),
+            "nofdm": metrics_for(23.0, ("didhy",)), "beta0": metrics_for(24.2, ("didhy",)),
+            "input": metrics_for(20.0, ("deblur", "derain", "didhy"))}
+    write_workspace(tmp_path, runs)
+    srn = {"psnr": 29.5, "ssim": 0.80, "psnr_srn": 29.4, "ssim_srn": 0.93}
+    spanet = {"psnr": 32.0, "ssim": 0.90, "psnr_spanet": 32.0, "ssim_spanet": 0.95}
+    _whole_files(tmp_path, {"deblur_fdrnet": {"deblur": srn}, "derain_fdrnet": {"derain": spanet},
+                            "fdrnet_ref": {"didhy": {"psnr": 24.5, "ssim": 0.6}},
+                            "nofdm": {"didhy": {"psnr": 22.0, "ssim": 0.55}}})
+    data = report.collect(tmp_path, count_paper_params=False)
+    text = report.render(data)
+    t3 = text[text.index("## Table 3"):text.index("## Table 4")]
+    row = next(line for line in t3.splitlines() if line.startswith("| FDR-Net (Ours)"))
+    assert "30.55 / 29.40 (-1.15)" in row and "0.9380 / 0.9300" in row  # SRN's metrics on whole images
+    assert row.endswith("| 29.50 | 0.8000 | 31.00 | 0.5100 |")  # OWAN's whole, then OWAN's per patch, beside
+    assert "SRN's convention" in t3 and "whole images, OWAN's metrics (ours) PSNR" in t3
+    t4 = text[text.index("## Table 4"):text.index("## Table 5")]
+    assert "32.96 / 32.00 (-0.96)" in t4 and "0.9510 / 0.9500" in t4 and "SPANet's convention" in t4
+    t5 = text[text.index("## Table 5"):text.index("## Table 6")]
+    nofdm = next(line for line in t5.splitlines() if "`nofdm`" in line)
+    assert "23.91 / 22.00" in nofdm and "-1.06 / -2.50" in nofdm  # whole images, effect vs the whole reference
+    assert "Whole image minus per patch" in t5 and "(`nofdm`) -2.00 dB" in t5  # 22.0 whole, 24.0 per patch
+    ablation = next(e for e in data.effects if e.a == "nofdm")
+    assert ablation.set == "didhy_image" and ablation.patches == 4
+    control = next(e for e in data.effects if e.a == "beta0")  # not scored whole: compared on the patches
+    assert control.set == "didhy" and control.patches == 10
+
+
+def test_the_report_reads_exactly_the_metrics_the_cited_conventions_write():
+    from fdr.evaluate.metrics import CONVENTIONS, TRACK_CONVENTION
+    from fdr.report.comparison import CITED_CONVENTION, METRIC_KEYS, WHOLE_SETS
+    from fdr.report.paper import PAPER_DATA
+
+    for table, convention in CITED_CONVENTION.items():
+        track = next(iter(WHOLE_SETS[table]))
+        assert TRACK_CONVENTION[track] == convention, table
+        assert set(CONVENTIONS[convention]) == {f"psnr_{convention}", f"ssim_{convention}"} <= set(METRIC_KEYS)
+    assert {t for t in WHOLE_SETS} == {"table2", "table3", "table4", "table5", "table6"} <= set(PAPER_DATA)

@@ -115,3 +115,71 @@ def test_patch_set_evaluation_reads_batches_and_matches_per_patch_metrics(tmp_pa
     np.save(tmp_path / "set" / "target.npy", np.zeros((10, 16, 16, 3), np.float32))
     with pytest.raises(ValueError, match="target.npy: expected a uint8"):
         evaluate_identity(folder)
+
+
+# ------------------------------------------------------------------ Tables 3-4: SRN's and SPANet's conventions
+
+
+def matlab_ssim_volume(a, b):
+    """MATLAB ssim.m on an H x W x 3 array, restated from its algorithm: the full 11 x 11 x 11 Gaussian kernel
+    (taps below eps * max zeroed, normalised), replicate padding on all three axes, population statistics,
+    L = 255, mean of the full-size map."""
+    r = 5
+    z, y, x = np.mgrid[-r:r + 1, -r:r + 1, -r:r + 1].astype(np.float64)
+    k = np.exp(-(x**2 + y**2 + z**2) / (2 * 1.5**2))
+    k[k < np.finfo(np.float64).eps * k.max()] = 0
+    k /= k.sum()
+
+    def filt(v):
+        windows = sliding_window_view(np.pad(v, r, mode="edge"), (11, 11, 11))
+        return (windows * k).sum((-1, -2, -3))
+
+    mu_a, mu_b = filt(a), filt(b)
+    va, vb, cab = filt(a * a) - mu_a**2, filt(b * b) - mu_b**2, filt(a * b) - mu_a * mu_b
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    return (((2 * mu_a * mu_b + c1) * (2 * cab + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))).mean()
+
+
+def test_srn_convention_matches_matlab_restated_on_truncated_uint8():
+    out, gt = fixed_pair()
+    gt8 = np.round(np.clip(gt, 0, 1) * 255) / 255  # an 8-bit target, as GoPro's
+    a = np.floor(np.clip(out, 0, 1) * 255)  # SRN's im2uint8: truncation, not rounding
+    b = np.round(gt8 * 255)
+    assert metrics.psnr_srn(out, gt8) == pytest.approx(10 * math.log10(255**2 / np.mean((a - b) ** 2)), abs=1e-10)
+    assert metrics.ssim_srn(out, gt8) == pytest.approx(matlab_ssim_volume(a, b), abs=1e-12)
+    # the colour planes are one volume: per-plane 2-D SSIM gives another number
+    per_plane = np.mean([ssim_by_formula(a[..., i], b[..., i], np.full((7, 7), 1 / 49), True, 255.0)
+                         for i in range(3)])
+    assert abs(metrics.ssim_srn(out, gt8) - per_plane) > 1e-3
+    assert metrics.psnr_srn(gt8, gt8) == math.inf and metrics.ssim_srn(gt8, gt8) == pytest.approx(1.0)
+
+
+def test_srn_truncates_the_output_like_its_im2uint8():
+    gt = np.full((12, 12, 3), 100 / 255)
+    out = gt + 0.9 / 255  # 100.9 -> 100 when truncated (rounding would give 101)
+    assert metrics.psnr_srn(out, gt) == math.inf
+
+
+def test_spanet_convention_is_owan_ssim_with_skimage_float_range_two():
+    out, gt = fixed_pair()
+    o = np.clip(out, 0, 1).astype(np.float32).astype(np.float64)
+    g = np.clip(gt, 0, 1).astype(np.float32).astype(np.float64)
+    uniform = np.full((7, 7), 1 / 49)
+    expected = np.mean([ssim_by_formula(o[..., i], g[..., i], uniform, True, 2.0) for i in range(3)])
+    assert metrics.ssim_spanet(out, gt) == pytest.approx(expected, abs=1e-10)
+    assert metrics.ssim_spanet(out, gt) > metrics.ssim(out, gt)  # C1, C2 four times OWAN's: higher
+    assert metrics.psnr_spanet(out, gt) == pytest.approx(10 * math.log10(1 / np.mean((o - g) ** 2)), abs=1e-10)
+    assert metrics.psnr_spanet(gt, gt) == math.inf  # no 1e-10: identical images are infinite
+
+
+def test_each_cited_convention_scores_its_table_track_only():
+    assert set(metrics.track_metrics("deblur")) == {"psnr_srn", "ssim_srn"}
+    assert set(metrics.track_metrics("derain")) == {"psnr_spanet", "ssim_spanet"}
+    assert metrics.track_metrics("didhy") == {} and metrics.track_metrics("moderate") == {}
+    out, gt = fixed_pair()
+    acc = metrics.MetricAccumulator(metrics.track_metrics("deblur"))
+    acc.add(out, gt)
+    res = acc.result()
+    assert list(res) == ["psnr", "ssim", "psnr_y", "ssim_y", "psnr_srn", "ssim_srn", "patches"]
+    assert res["ssim_srn"] == metrics.ssim_srn(out, gt) and res["psnr"] == metrics.psnr(out, gt)
+    assert list(metrics.evaluate_arrays([out], [gt])) == ["psnr", "ssim", "psnr_y", "ssim_y", "patches"]

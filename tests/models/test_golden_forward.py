@@ -136,8 +136,12 @@ def phase(sd, name, cfg, x, res):
             upper = res_block(sd, f"{name}.aux.{k}", upper)
         branches.append(upper)
     f = conv(sd, f"{name}.fusion.conv", channel_attention(sd, f"{name}.fusion.attention", torch.cat(branches, 1)))
+    durn_p = cfg.phase == "durn_p"  # DuRN-P's DuRB_p: relu(body + x) before T1, relu after T2
+    if durn_p:
+        f = F.relu(f + x)
     res = F.relu(conv(sd, f"{name}.t1", f) + res)
-    return conv(sd, f"{name}.t2", res) + x, res, fdm_in, fdm_out
+    out = conv(sd, f"{name}.t2", res) + x
+    return (F.relu(out) if durn_p else out), res, fdm_in, fdm_out
 
 
 def fdrnet(sd, cfg, img):
@@ -188,11 +192,26 @@ def test_phase_dual_residual_with_mirror_skips():
     assert_close(got_x, want_x, **GDN_TOL)
 
 
+def test_durn_p_phase_joins_like_duRB_p_and_plain_does_not():
+    model, sd = _fdrnet(dataclasses.replace(FDR, phase="durn_p"))
+    x, res = _features(FDR.channels, seed=3), _features(FDR.channels, seed=4)
+    with torch.no_grad():
+        got_x, got_res = model.phases[0](x, res)
+        plain_x, plain_res = _fdrnet(FDR)[0].phases[0](x, res)  # the same seeded weights, plain joins
+    want_x, want_res, _, _ = phase(sd, "phases.0", dataclasses.replace(FDR, phase="durn_p"), x, res)
+    assert_close(got_res, want_res, **GDN_TOL)
+    assert_close(got_x, want_x, **GDN_TOL)
+    assert got_x.min() >= 0 and plain_x.min() < 0  # the ReLU after T2
+    assert (got_res - plain_res).abs().max() > 1e-3  # the inner relu(body + x) reaches T1
+
+
 VARIANTS = {
     "fdrnet": FDR,
     "fdrnet_2fl": dataclasses.replace(FDR, channels=4, n_flayers=2, pm_blocks=2, aux_blocks=2),
     "nofdm": dataclasses.replace(FDR, use_fdm=False),
     "noaux": dataclasses.replace(FDR, use_aux=False),
+    "durn_p": dataclasses.replace(FDR, phase="durn_p"),
+    "durn_p_noaux": dataclasses.replace(FDR, phase="durn_p", use_aux=False),
 }
 
 

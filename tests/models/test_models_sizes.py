@@ -60,3 +60,13 @@ def test_defaults_are_the_best_fit_to_table5():
     d = ModelConfig()
     assert best == (d.phases, d.pm_blocks, d.aux_blocks, d.ca_reduction)
     assert worst_error(best) < 0.01
+
+
+@pytest.mark.parametrize("variant", [{}, {"use_fdm": False}, {"use_aux": False}])
+def test_the_durn_p_phase_has_the_same_parameters_as_the_plain_one(variant):
+    paper = dataclasses.replace(ModelConfig(), **variant)
+    with torch.device("meta"):
+        plain = build("fdrnet", dataclasses.replace(paper, phase="plain"))
+        durn_p = build("fdrnet", dataclasses.replace(paper, phase="durn_p"))
+    assert [(k, v.shape) for k, v in plain.state_dict().items()] == [(k, v.shape) for k, v in durn_p.state_dict().items()]
+    assert count_parameters(durn_p) == count_parameters(plain)

@@ -132,3 +132,21 @@ def test_a_stored_configuration_unlike_the_weights_is_refused_before_building(tm
     with pytest.raises(ckpt.CheckpointError, match=r"run x: fdrnet with channels 1024, .*phases 64.* has "
                                                    r"15,563,238,403 weights, above the limit of 100,000,000"):
         ckpt.check_model_size("fdrnet", big, "run x")
+
+
+def test_a_model_setting_that_changes_no_shape_still_changes_the_fingerprint(tmp_path):
+    """``model.phase`` switches two ReLU joins: the tensors are the same, so only the settings tell the runs apart
+    (a run trained with one must not be resumed with the other)."""
+    import dataclasses
+
+    from fdr import config
+    from fdr.config import ModelConfig
+    from fdr.models import build
+    from tests.helpers import TINY_MODEL, make_patch_set
+
+    cfg = config.from_dict({})
+    folder = make_patch_set(tmp_path / "p", n=4, patch=8)
+    plain = ModelConfig(**TINY_MODEL)
+    durn_p = dataclasses.replace(plain, phase="durn_p")
+    fps = [ckpt.fingerprint(cfg, "fdrnet", build("fdrnet", m), folder, m) for m in (plain, durn_p)]
+    assert ckpt.differences(*fps) == ["settings.phase"]

@@ -142,3 +142,33 @@ def test_svdo_gradient_flows_for_every_reading():
         f = torch.tensor([[3.0, 0.5], [0.2, 1.0]]).reshape(1, 2, 1, 2).requires_grad_()
         svdo(f, reading).backward()
         assert f.grad is not None and float(f.grad.abs().sum()) > 0, reading
+
+
+def test_abdnet_reading_is_its_batch_sum_normalised_to_32_samples_unsquared():
+    """ABD-Net's of_penalty.py restated with exact eigenvalues: (l_max - l_min) per sample, not squared, summed over
+    the batch and divided by B / 32."""
+    g = torch.Generator().manual_seed(3)
+    f = torch.randn(3, 5, 6, 7, generator=g)
+    spreads = []
+    for s in f.numpy().astype(np.float64):
+        eig = np.linalg.eigvalsh(s.reshape(5, -1) @ s.reshape(5, -1).T)
+        spreads.append(eig[-1] - eig[0])
+    abd = sum(spreads) / (len(spreads) / 32.0)
+    assert float(svdo(f, "abdnet")) == pytest.approx(abd, rel=1e-4)
+    assert float(svdo(f, "unsquared")) == pytest.approx(np.mean(spreads), rel=1e-4)
+    assert float(svdo(f, "literal")) == pytest.approx(np.mean(np.square(spreads)), rel=1e-4)
+    assert float(svdo(f, "unsquared_normalized")) == pytest.approx(np.mean(spreads) / 42, rel=1e-4)
+
+
+def test_every_reading_is_a_value_of_train_svdo_and_others_are_refused():
+    from fdr.config import TrainConfig, from_dict
+    from fdr.config.base import ConfigError
+    from fdr.train.losses import READINGS
+
+    for reading in READINGS:
+        assert from_dict({"train": {"svdo": reading}}).train.svdo == reading
+    assert TrainConfig().svdo == "unsquared"  # the default is unchanged
+    with pytest.raises(ConfigError, match="train.svdo"):
+        from_dict({"train": {"svdo": "abd"}})
+    with pytest.raises(ValueError, match="train.svdo: expected one of literal, unsquared, normalized"):
+        svdo(torch.zeros(1, 2, 3, 3), "abd")
