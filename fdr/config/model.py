@@ -13,7 +13,6 @@ from typing import Literal
 
 from .base import require
 
-
 # Upper bounds: far above the paper's sizes (32 channels, 7 phases, DnCNN 17 x 64), low enough that a typo such as
 # channels: 1000000000 is a one-line error naming the key, not an allocator failure. The parameter count of a
 # combination is checked against fdr.train.checkpoint.MAX_PARAMETERS before any weight is allocated.

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from fdr.provenance import git_revision, machine
-from fdr.report import cpu, photos
+from fdr.report import budget, cpu, photos
 from fdr.report.comparison import Comparison
 from fdr.report.comparison import load as load_comparison
 from fdr.report.paper import PAPER_DIR, load_fig8
@@ -26,6 +26,7 @@ class ReportData:
     effects: list = field(default_factory=list)  # fdr.report.effects.Effect rows: every stated difference
     photos: dict = field(default_factory=dict)  # the held-out photo test per row (fdr.report.photos)
     cpu_spread: Optional[dict] = None  # two runs under other float kernels compared (fdr.report.cpu)
+    budget: Optional[dict] = None  # the ablation effects against training budget and seeds (fdr.report.budget)
 
     @property
     def summaries(self) -> dict:
@@ -62,6 +63,7 @@ def collect(root: str | Path = ".", params_path: str = "params.yaml", count_pape
     data.effects = data.comparison.effects()
     data.photos = photos.load(root)
     data.cpu_spread = cpu.load_spread(root)
+    data.budget = budget.load(root)
     for name in ("correlation", "responses", "curves", "grid_mild", "grid_moderate", "grid_severe", "restore_example"):
         if (root / "reports" / "figures" / "analysis" / f"{name}.png").is_file():
             data.figures[name] = f"figures/analysis/{name}.png"

@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 
 from fdr.atomic import write_text
-from fdr.report import cpu, photos, probe
+from fdr.config.runs import resolve
+from fdr.report import budget, cpu, photos, probe
 from fdr.report.cells import get, note_lines
 from fdr.report.data import ReportData, collect
 from fdr.report.figures import plot_ablations, plot_table1
@@ -51,13 +52,23 @@ def render(data: ReportData) -> str:
         lines += [f"![paper vs ours, Table 1]({data.figures['table1']})", ""]
     for name in ("table1", "table2", "table3", "table4"):
         lines += section_table_generic(data, name)
-    lines += section_table5(data) + section_table6(data)
+    lines += section_table5(data) + section_table6(data) + _budget_section(data)
     if "ablations" in data.figures:
         lines += [f"![ablation effects]({data.figures['ablations']})", ""]
     lines += section_spread(data) + cpu.section(data.cpu_spread) + section_runs(data) + section_analysis(data)
     lines += probe.section(get(data.analysis, "disentanglement"), data.comparison.reference)
     lines += section_choices(data)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _budget_section(data: ReportData) -> list[str]:
+    """Table 5's effects against budget and seeds, with the paper's effect of the row each arm answers."""
+    cfg, mine = data.comparison.cfg, data.comparison.mine
+    paper = {mine[("table5", r.run)]: r.paper_effect for r in data.comparison.rows.get("table5", [])
+             if r.metric == "psnr" and r.paper_effect is not None and ("table5", r.run) in mine}
+    ref = cfg.ablations.reference if cfg is not None else ""
+    iterations = resolve(cfg, ref).train_cfg.iterations if ref else None
+    return budget.section(data.budget, paper, iterations)
 
 
 def write_report(root: str | Path = ".", out: str | Path = "reports/report.md",

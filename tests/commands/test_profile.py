@@ -38,13 +38,17 @@ def test_profile_arguments_are_taken_by_dvc_exp_run(project):
     (project / "profiles" / "mine.yaml").write_text(
         "train.beta: 1e-5\ntrain.compile: true\ndata.rl_restore_testsets.url: http://host/t.zip?x=1\n"
         "data.did_mdn_layout: clean|rain\nruns.fdrnet.training.iterations: 7\n")
+    archives = ["-S", "data.rl_restore_testsets.url=/data/testsets.zip", "-S", "data.did_mdn.url=/data/DID-MDN.zip",
+                "-S", "data.gopro.url=https://example.org/GOPRO_Large.zip?dl=1"]  # the paper profile needs them
     for name in ("paper", "mine"):
-        done = _profile(project, name)
+        extra = archives if name == "paper" else []
+        done = _profile(project, name, *extra)
         assert done.returncode == 0, done.stderr
         if name == "mine":
             assert "+runs.fdrnet.training.iterations=7" in done.stdout and "train.compile=true" in done.stdout
         # exactly as the README writes it: the shell splits the printed words, DVC parses each -S
-        exp = subprocess.run(["bash", "-c", f"dvc exp run --dry $({shlex.quote(sys.executable)} -m fdr profile {name})"],
+        command = f"{shlex.quote(sys.executable)} -m fdr profile {name} {shlex.join(extra)}"
+        exp = subprocess.run(["bash", "-c", f"dvc exp run --dry $({command})"],
                              cwd=project, env=subprocess_env(), capture_output=True, text=True)
         assert exp.returncode == 0, exp.stdout + exp.stderr
 

@@ -1,6 +1,5 @@
-"""``python -m fdr profile paper``: the refusal without the paper's data, substitutes, opt-in groups, the cost."""
-groups; ``--cost``. The printed arguments are applied with DVC's own ``-S`` code, so what is checked is what
-``dvc exp run`` would run."""
+"""``python -m fdr profile paper``: the refusal without the paper's data, substitutes, opt-in groups, the cost. The
+printed arguments are applied with DVC's own ``-S`` code, so what is checked is what ``dvc exp run`` would run."""
 from __future__ import annotations
 
 import shutil
