@@ -147,6 +147,7 @@ def _photo_scores(checkpoint: str, clean: dict, device, windows) -> dict:
 
     syn = config.from_dict({}).synthesis
     model, meta = load_model(checkpoint, map_location=device)
+    model.to(device)
     own = window_of(meta)
     out, done = {}, set()
     for w in windows:

@@ -116,6 +116,7 @@ def rehearsal_params(base: str, archives: dict[str, Path]) -> dict:
     for row in tree["runs"].values():
         row.setdefault("training", {})["iterations"] = 1
     tree["evaluate"]["whole"]["runs"] = [r for r in tree["evaluate"]["whole"]["runs"] if r in REHEARSED - BASELINES]
+    tree["evaluate"]["photos"]["runs"] = [r for r in tree["evaluate"]["photos"]["runs"] if r in REHEARSED]
     tree["ablations"].update(flayers=[1], channels=[16])
     return tree
 
