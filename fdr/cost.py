@@ -63,13 +63,15 @@ def step_gflop(arch: str, model_cfg, batch: int, patch: int) -> float:
 
 
 def run_costs(cfg, rate: Optional[float] = None) -> list[RunCost]:
-    """The cost of every run of ``cfg``'s run table and Table 6 sweeps, in table order."""
+    """The cost of every run of ``cfg``'s run table and Table 6 sweeps, in table order (a row with ``weights`` is
+    imported, not trained: 0 iterations)."""
     out = []
     for name in list(cfg.runs) + sweep_runs(cfg):
         spec = resolve(cfg, name)
         tc = spec.train_cfg
         patch = tc.crop or cfg.crop.patch
-        out.append(RunCost(name, role(cfg, name), spec.model_name, tc.iterations,
+        trained = 0 if name in cfg.runs and cfg.runs[name].weights else tc.iterations  # imported: no training
+        out.append(RunCost(name, role(cfg, name), spec.model_name, trained,
                            step_gflop(spec.model_name, spec.model_cfg, tc.batch_size, patch),
                            rate or RATES[spec.model_name]))
     return out

@@ -3,9 +3,12 @@
 
     python scripts/bench_photos.py --photos ~/Pictures/clean --checkpoint models/fdrnet/checkpoint.pt
     python scripts/bench_photos.py --photos DIR --checkpoint CKPT --tile 0          # whole image in one pass
+    python scripts/bench_photos.py --photos DIR --checkpoint CKPT --tile 160        # tiles of 160, overlap 40
     python scripts/bench_photos.py --photos DIR --checkpoint CKPT --json out.json  # every number, per image
 
-Per level it prints: the input's PSNR, the restored PSNR, the gain, how many photos got worse (and the worst
+By default photos are restored in the model's own window, as ``fdr restore`` does
+(:func:`fdr.evaluate.restore.window_of`). Per level it prints: the input's PSNR, the restored PSNR, the gain, how
+many photos got worse (and the worst
 gain), the best Gaussian filter (one sigma for every photo, chosen on these same photos: an oracle, so the
 comparison favours the filter), restored minus Gaussian, and the mean colour shift per channel (restored - clean,
 0-255 scale) with the largest of any image. Photos are read as RGB (grayscale replicated) and optionally scaled
@@ -24,7 +27,7 @@ from PIL import Image
 from fdr import config
 from fdr.data.imageio import IMAGE_SUFFIXES, read_rgb
 from fdr.evaluate import photos
-from fdr.evaluate.restore import restore_array
+from fdr.evaluate.restore import restore_array, window_of
 from fdr.report.tables import render
 from fdr.tensors import choose_device
 from fdr.train.checkpoint import load_model
@@ -82,20 +85,26 @@ def main(argv=None) -> int:
     p.add_argument("--photos", type=Path, required=True, help="folder of clean photos")
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--scale", type=float, default=1.0, help="resize factor before distorting (default 1)")
-    p.add_argument("--seed", type=int, default=1, help="first seed; photo k of a level uses seed + k (default 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="first seed; photo k of level j (mild 0, moderate 1, severe 2) uses seed + 1000 j + k")
     p.add_argument("--levels", nargs="+", default=list(LEVELS), choices=LEVELS)
-    p.add_argument("--tile", type=int, default=256, help="restore tile (0 = whole image; default 256)")
-    p.add_argument("--overlap", type=int, default=16)
+    p.add_argument("--tile", type=int, default=None,
+                   help="restore tile (0 = whole image; default: the model's own window, as fdr restore)")
+    p.add_argument("--overlap", type=int, default=None, help="tile overlap (default: a quarter of the tile)")
     p.add_argument("--params", default=None, help="params.yaml whose synthesis section to use (default: paper values)")
     p.add_argument("--json", type=Path, default=None, help="write every number here")
     args = p.parse_args(argv)
     syn = (config.load(args.params) if args.params else config.from_dict({})).synthesis
     clean = load_photos(args.photos, args.scale)
     device = choose_device("auto")
-    model, _ = load_model(args.checkpoint, map_location=device)
+    model, meta = load_model(args.checkpoint, map_location=device)
     model.to(device)
-    results = {lvl: measure(model, device, clean, lvl, args.seed + 1000 * i, syn, args.tile, args.overlap)
-               for i, lvl in enumerate(args.levels)}
+    if args.tile is None:
+        args.tile, args.overlap = window_of(meta)
+    elif args.overlap is None:
+        args.overlap = args.tile // 4
+    results = {lvl: measure(model, device, clean, lvl, args.seed + 1000 * LEVELS.index(lvl), syn, args.tile,
+                            args.overlap) for lvl in args.levels}  # a level's draws do not depend on --levels
     print(f"{len(clean)} photos from {args.photos} (scale {args.scale}), {args.checkpoint}, tile {args.tile}"
           f"{'' if args.tile <= 0 else f', overlap {args.overlap}'}")
     print("\n".join(table(results, list(clean))))

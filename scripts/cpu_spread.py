@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     p.add_argument("--a-label", default="run A")
     p.add_argument("--b-label", default="run B")
     args = p.parse_args(argv)
-    spread = {"a_label": args.a_label, "b_label": args.b_label, **compare_runs(args.a, args.b)}
+    spread = {"measured": True, "a_label": args.a_label, "b_label": args.b_label, **compare_runs(args.a, args.b)}
     write_json(args.a / SPREAD_FILE, spread)
     changed = sum(e["verdict_a"] != e["verdict_b"] for e in spread["effects"])
     print(f"PSNR moved by at most {spread['psnr_max_abs']:.3f} dB, differences by at most "

@@ -48,6 +48,11 @@ THREADS = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
 # Least gain over the distorted input at every level (set below what each healthy model reaches, above what a
 # broken one does). Measured on the reference: FDR-Net +1.40, DnCNN +0.55, OWAN +0.64 dB at the weakest level.
 MARGIN_DB = {"fdrnet": 0.5, "dncnn": 0.3, "owan": 0.3}  # by architecture
+# fdr restore must not shift a photo's colours: per channel, the restored photo's mean shift may not exceed the
+# distorted input's own (noise clipped at 0 and 255 shifts saturated photos: red R -6.7, G +4.2, B +12.2) or, where
+# that is smaller, COLOUR_SHIFT_MAX (0-255). Measured on the reference: green -1.8, -2.3, -1.1 (input +1.5, -0.4,
+# +0.6); red -5.3, +3.0, +8.4.
+COLOUR_SHIFT_MAX = 3.0
 
 
 def configuration() -> config.Config:
@@ -114,16 +119,35 @@ def colour_photos() -> dict:
             "red": quantize(palette.apply(coffee, palette.Palette(saturation=1.6)))}
 
 
+def distorted_colour_photos() -> dict:
+    """``{name: (distorted, clean)}``: the photos of :func:`colour_photos` distorted at moderate as ``fdr degrade``
+    does (seed 7, 8)."""
+    from fdr.evaluate import photos
+
+    syn = configuration().synthesis
+    return {name: (photos.distort_photo(img, "moderate", 7 + k, syn), img)
+            for k, (name, img) in enumerate(colour_photos().items())}
+
+
+def input_shifts() -> dict:
+    """Mean colour shift per channel (distorted - clean, 0-255) of :func:`distorted_colour_photos`: what the
+    distortions themselves do (noise clipped at 0 and 255, JPEG's chroma subsampling of saturated colours)."""
+    from fdr.evaluate import photos
+
+    return {name: [round(255 * float(v), 4) for v in photos.colour_shift(d / 255.0, c / 255.0)]
+            for name, (d, c) in distorted_colour_photos().items()}
+
+
 def colour_shifts(workdir: Path, run: str, env: dict) -> dict:
-    """Mean colour shift per channel (restored - clean, 0-255) of the photos of :func:`colour_photos`, distorted at
-    moderate as ``fdr degrade`` does and restored by ``fdr restore`` with ``run``'s model."""
+    """Mean colour shift per channel (restored - clean, 0-255) of :func:`distorted_colour_photos` restored by
+    ``fdr restore`` with ``run``'s model."""
     from fdr.data.imageio import read_rgb, write_png
     from fdr.evaluate import photos
 
-    clean, folder = colour_photos(), workdir / "colour"
-    syn = configuration().synthesis
-    for k, (name, img) in enumerate(clean.items()):
-        write_png(folder / "in" / f"{name}.png", photos.distort_photo(img, "moderate", 7 + k, syn))
+    folder = workdir / "colour"
+    clean = {name: c for name, (_, c) in distorted_colour_photos().items()}
+    for name, (distorted, _) in distorted_colour_photos().items():
+        write_png(folder / "in" / f"{name}.png", distorted)
     proc = subprocess.run([sys.executable, "-m", "fdr", "restore", str(folder / "in"), "-o", str(folder / "out"),
                            "--checkpoint", str(workdir / "models" / run / "checkpoint.pt"), "--quiet"], cwd=workdir,
                           env=env, capture_output=True, text=True)

@@ -38,15 +38,22 @@ def compare_runs(a: Path, b: Path) -> dict:
             "verdicts_identical": all(e["verdict_a"] == e["verdict_b"] for e in effects)}
 
 
+NOT_MEASURED = {"measured": False, "how": "python scripts/cpu_spread.py RUN_A RUN_B"}
+
+
 def load_spread(root: Path) -> Optional[dict]:
+    """The comparison, or None where the file is absent or records that it was not measured (``NOT_MEASURED``)."""
     path = Path(root) / SPREAD_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    spread = json.loads(path.read_text()) if path.is_file() else None
+    return spread if spread and spread.get("measured", True) else None
 
 
 def section(spread: Optional[dict]) -> list[str]:
     lines = ["## How far the numbers move with the CPU", ""]
     if not spread:
-        return lines + ["Not measured (`reports/cpu_spread.json`: `python scripts/cpu_spread.py RUN_A RUN_B`).", ""]
+        return lines + ["Not measured for the whole pipeline (`reports/cpu_spread.json`: `python scripts/cpu_spread.py "
+                        "RUN_A RUN_B` on two runs). The tiny pipeline of `tests/e2e.py` is measured under two kernel "
+                        "sets in `tests/reference/e2e.json` (`pins`).", ""]
     changed = [e for e in spread["effects"] if e["verdict_a"] != e["verdict_b"]]
     lines += [f"Two fresh runs of the whole pipeline: {spread.get('a_label', 'run A')} against "
               f"{spread.get('b_label', 'run B')}. Every PSNR of `reports/metrics` moved by at most "

@@ -17,8 +17,10 @@ def section_findings(data: ReportData, effects: list) -> list[str]:
     mains = set(with_role(cfg, "main")) if cfg is not None else set()
     for e in effects:
         if e.kind == "input" and e.a in mains:
+            idle = "" if e.verdict == "higher" else (" At this budget the track does not test the model: its gain "
+                                                      "over the input is not told apart from training noise.")
             lines.append(f"- {LEVEL_NAMES.get(e.set, e.set)}: `{e.a}` is {e.effect:+.2f} dB over the distorted input "
-                         f"({_uncertainty(e)}): {e.verdict}.")
+                         f"({_uncertainty(e)}): {e.verdict}.{idle}")
     broken = [e for e in effects if e.kind == "input" and e.a not in mains and e.high < 0]
     for e in broken:
         lines.append(f"- `{e.a}` scores BELOW its input on {e.set} ({e.effect:+.2f} dB): a broken baseline.")

@@ -81,11 +81,12 @@ def test_profile_files_and_arguments_are_checked(tmp_path):
 
 def test_cost_counts_each_runs_training_step_and_names_its_group(capsys, monkeypatch, tmp_path):
     """GFLOP per step as FlopCounterMode counts forward and backward: for DnCNN, 3 x the forward convolutions but
-    the first layer's input gradient (the input needs none); hours at the stated rate."""
+    the first layer's input gradient (the input needs none); hours at the stated rate; a row with released weights costs no training."""
     row = {"model": "baselines.dncnn", "train": "train", "val": "test_moderate"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({
         "baselines": {"dncnn": {"depth": 17, "channels": 64}}, "crop": {"patch": 63},
-        "train": {"batch_size": 28, "crop": 0, "iterations": 7200}, "runs": {"a": row, "b": dict(row)}}))
+        "train": {"batch_size": 28, "crop": 0, "iterations": 7200}, "runs": {"a": row, "b": dict(row),
+                                                      "c": {**row, "model": "baselines.owan", "weights": "w.pth"}}}))
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "tiny.yaml").write_text(yaml.safe_dump({"opt-in": {"extra": {"runs.b.seed": 1}}}))
     monkeypatch.chdir(tmp_path)
@@ -96,4 +97,5 @@ def test_cost_counts_each_runs_training_step_and_names_its_group(capsys, monkeyp
     gflop = (sum(3 * flop(i, o) for i, o in layers) - flop(3, 64)) / 1e9  # 370.6: Table 1's DnCNN
     assert f"| `a` | default | baseline | dncnn | 7,200 | {gflop:,.0f} | {gflop * 7200 / 1e6:,.0f} | 2 | 1.0 |" in out
     assert "| `b` | opt-in extra | replica | dncnn | 7,200 |" in out  # 7,200 steps at 2 it/s: one hour
-    assert "**all: 2 runs** | | | | 14,400 | | " in out and "--with extra" in out
+    assert "| `c` | default | baseline | owan | 0 |" in out  # imported weights: nothing trained
+    assert "**all: 3 runs** | | | | 14,400 | | " in out and "--with extra" in out

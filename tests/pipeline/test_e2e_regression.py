@@ -1,6 +1,7 @@
 """CI regression of the reported PSNR: a tiny seeded pipeline run (FDR-Net, DnCNN, OWAN on every test level) under
 a kernel pin (tests/e2e.py: the same bits on every x86-64 CPU) against a committed reference, with margins over the
-input that the broken models of scripts/mutations.py miss. It runs with the calling environment asking for another
+input that the broken models of scripts/mutations.py miss, and no colour cast from fdr restore on a saturated green
+and a saturated red photo. It runs with the calling environment asking for another
 CPU's kernels (SSE4.1 oneDNN, ATen's scalar kernels): the pin must override them."""
 import json
 import os
@@ -28,3 +29,8 @@ def test_tiny_pipeline_matches_reference_and_beats_input(tmp_path):
                 "tests/reference/e2e.json")
             # a model that does not beat its own input at every level is broken, whatever the reference says
             assert got["psnr"] - result["input"][level]["psnr"] >= e2e.MARGIN_DB[arch], (run, level)
+    inputs = e2e.input_shifts()  # a saturated green and a saturated red photo through fdr restore
+    for name, shift in result["colour"].items():
+        assert shift == pytest.approx(reference["colour"][name], abs=0.05), name
+        assert all(abs(s) <= max(abs(i), e2e.COLOUR_SHIFT_MAX) for s, i in zip(shift, inputs[name])), (
+            f"{name}: fdr restore shifts the mean colour by {shift} (0-255), the distorted input by {inputs[name]}")

@@ -145,7 +145,8 @@ def test_paper_profile_runs_every_stage_to_the_report_offline(tmp_path, served):
     for part in ("fdr", "stages", "profiles", "photos"):
         shutil.copytree(REPO / part, work / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "reports" / "paper", work / "reports" / "paper")
-    shutil.copy(REPO / "reports" / "choices.md", work / "reports" / "choices.md")
+    for name in ("choices.md", "ablation_budget.json", "cpu_spread.json"):  # the report stage's committed inputs
+        shutil.copy(REPO / "reports" / name, work / "reports" / name)
     shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
     tree = rehearsal_params(base, archives)
     (work / "params.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))

@@ -4,6 +4,7 @@ import re
 
 from PIL import Image
 
+from fdr.report import cpu
 from fdr.report import document as report
 from stages.report import main as report_main
 from tests.helpers import metrics_for, write_workspace
@@ -61,6 +62,8 @@ def test_report_shows_paper_ours_delta_spread_and_findings(tmp_path):
     # noaux (one run): +0.10 dB, within the single-run margin: no sign is claimed
     assert "`noaux` vs `didhy_fdrnet` on didhy: +0.10 dB" in findings and "-0.70 dB: **not resolved**" in findings
     assert "`fdrnet` is +5.00 dB over the distorted input" in findings and ": higher." in findings
+    gains = [ln for ln in findings.splitlines() if "over the distorted input" in ln]
+    assert all(("does not test the model" in ln) != (": higher." in ln) for ln in gains), gains
     effects = _table_block(text, "## Effects with intervals")
     assert "| `dncnn` − `input` | moderate | +4.00 |" in effects and "| `fdrnet` − `owan` | mild | +0.50 |" in effects
     runs_block = _table_block(text, "## Trained runs")
@@ -111,3 +114,20 @@ def test_table6_tells_a_column_outside_our_sweep_from_a_missing_run(tmp_path):
     assert all(layers[k].endswith("/ not swept") for k in (1, 3, 4))
     # channels 16..64: 16 is the reference; 32, 48, 64 are outside the sweep 8, 16, 24
     assert channels[0].endswith("/ 26.00 (+1.53)") and all(c.endswith("/ not swept") for c in channels[1:])
+
+
+def test_cpu_section_reads_the_state_file_and_names_a_flipped_verdict(tmp_path):
+    (tmp_path / "reports").mkdir()
+    path = tmp_path / cpu.SPREAD_FILE
+    path.write_text(json.dumps(cpu.NOT_MEASURED))
+    assert cpu.load_spread(tmp_path) is None
+    assert "Not measured" in "\n".join(cpu.section(cpu.load_spread(tmp_path)))
+    effects = [{"label": "noaux vs fdrnet", "set": "test_moderate", "a": 0.31, "b": -0.02,
+                "verdict_a": "higher", "verdict_b": "not resolved"},
+               {"label": "fdrnet vs input", "set": "test_moderate", "a": 3.2, "b": 3.1,
+                "verdict_a": "higher", "verdict_b": "higher"}]
+    path.write_text(json.dumps({"measured": True, "metrics": {}, "effects": effects, "psnr_max_abs": 0.2,
+                                "effect_max_abs": 0.33, "verdicts_identical": False}))
+    text = "\n".join(cpu.section(cpu.load_spread(tmp_path)))
+    assert "1 of 2 verdicts differ" in text and "`noaux vs fdrnet`" in text and "not resolved" in text
+    assert "Not measured" not in text
