@@ -133,8 +133,7 @@ def photo_scores(job: tuple) -> tuple:
     """``(name, {window: {level: summary}})`` of a checkpoint on the photos (window ``None``: its own; ``w``: tiles
     of ``w`` training windows; 0: whole)."""
     name, checkpoint, photos_dir, device, windows = job
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_photos import load_photos
+    from bench_photos import load_photos  # scripts/ is on sys.path: the script's own folder
 
     return name, _photo_scores(checkpoint, load_photos(Path(photos_dir), 1.0), device, windows)
 
@@ -260,7 +259,6 @@ def _report(results: dict, args, cfg, root: Path, out: Path) -> None:
     if "budget" in results:
         lines += ["## budget"] + budget_table(results["budget"], cfg.ablations.reference)
     if args.photos and any(k[0] in "ABCDE" and k[1] == " " for k in results):
-        sys.path.insert(0, str(Path(__file__).parent))
         from bench_photos import load_photos
 
         jobs = [(n, results[n][0]["checkpoint"], str(args.photos), args.device,
