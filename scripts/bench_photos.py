@@ -8,8 +8,7 @@
 
 By default photos are restored in the model's own window, as ``fdr restore`` does
 (:func:`fdr.evaluate.restore.window_of`). Per level it prints: the input's PSNR, the restored PSNR, the gain, how
-many photos got worse (and the worst
-gain), the best Gaussian filter (one sigma for every photo, chosen on these same photos: an oracle, so the
+many photos got worse (and the worst gain), the best Gaussian filter (one sigma for every photo, chosen on these same photos: an oracle, so the
 comparison favours the filter), restored minus Gaussian, and the mean colour shift per channel (restored - clean,
 0-255 scale) with the largest of any image. Photos are read as RGB (grayscale replicated) and optionally scaled
 (``--scale 0.25`` as DIV2K's smaller scales) with a bicubic filter.

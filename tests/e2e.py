@@ -144,9 +144,9 @@ def colour_shifts(workdir: Path, run: str, env: dict) -> dict:
     from fdr.data.imageio import read_rgb, write_png
     from fdr.evaluate import photos
 
-    folder = workdir / "colour"
-    clean = {name: c for name, (_, c) in distorted_colour_photos().items()}
-    for name, (distorted, _) in distorted_colour_photos().items():
+    folder, pairs = workdir / "colour", distorted_colour_photos()
+    clean = {name: c for name, (_, c) in pairs.items()}
+    for name, (distorted, _) in pairs.items():
         write_png(folder / "in" / f"{name}.png", distorted)
     proc = subprocess.run([sys.executable, "-m", "fdr", "restore", str(folder / "in"), "-o", str(folder / "out"),
                            "--checkpoint", str(workdir / "models" / run / "checkpoint.pt"), "--quiet"], cwd=workdir,
