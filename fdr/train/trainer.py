@@ -119,17 +119,11 @@ class Trainer:
         if not self.val_dir.is_dir():
             raise FileNotFoundError(f"{self.val_dir}: validation patch set not found (run the crop stage first)")
         cuda = device.type == "cuda"
-        if not cuda and tc.amp == "fp16":
-            self.say(f"{run.name}: train.amp fp16 applies on CUDA only; ignored on {device} (bf16 works on both)")
-        self.amp_dtype = AMP_DTYPES.get(tc.amp) if cuda or tc.amp == "bf16" else None
+        self.amp_dtype = amp_dtype(tc.amp, device, self.say, run.name)
         # ---- data and model
         self.dataset = PatchDataset(self.train_dir, crop=tc.crop, seed=cfg.seed, augment=tc.augment)
         self.order = BatchOrder(self.dataset, tc.batch_size, cfg.seed, ctx.rank, ctx.world_size)
-        ckpt.check_model_size(run.model_name, run.model_cfg, f"run {run.name}", error=ConfigError)
-        model = build(run.model_name, run.model_cfg, seed=cfg.seed)
-        if ctx.distributed and cuda:
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BN statistics over the global batch
-        self.model = model.to(device, memory_format=torch.channels_last if tc.channels_last else torch.preserve_format)
+        self.model = build_model(cfg, run, ctx)
         self.optimizer, self.scheduler, self.scaler = make_optimizer(self.model, tc, cuda)
         # ---- resume
         self.path = out_dir / CHECKPOINT
@@ -138,12 +132,9 @@ class Trainer:
         self.start, self.prior_wall, self.log = 0, 0.0, TrainLog()
         self.resumed = self._resume()
         self.last_good = self.start if self.resumed else None
-        self.net = self.model
-        if ctx.distributed:
-            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index] if cuda else None)
-        self.eager_net = self.net
-        if tc.compile:
-            self.net = torch.compile(self.net)
+        self.eager_net = self.model if not ctx.distributed else nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[device.index] if cuda else None)
+        self.net = torch.compile(self.eager_net) if tc.compile else self.eager_net
         self.live = open_live(out_dir / LIVE, self.resumed and self.start) if ctx.is_main else None
         self.git_rev = git_revision()
         self.pending: list[torch.Tensor] = []  # per-iteration (loss, l1, svdo), read back at the next flush
@@ -158,15 +149,8 @@ class Trainer:
         further of the two, when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
         if self.ctx.is_main:
             ckpt.remove_stale_temporaries(self.out_dir, CHECKPOINT)
-        best, source = None, None
-        for path in (self.path, resume.checkpoint(self.resume_state)):
-            if path is None or (source is not None and os.path.samefile(path, source)):
-                continue
-            state, why_not = ckpt.resumable(path, self.fingerprint, self.total)
-            if state is None and why_not:
-                self.say(f"{self.run.name}: {why_not}")
-            elif state is not None and (best is None or state["iteration"] > best["iteration"]):
-                best, source = state, path
+        candidates = (self.path, resume.checkpoint(self.resume_state))
+        best, source = furthest_resumable(candidates, self.fingerprint, self.total, self.say, self.run.name)
         if best is None:
             return False
         self.say(f"{self.run.name}: resuming from {source} at iteration {best['iteration']}")
@@ -198,17 +182,12 @@ class Trainer:
                 self.after_step(it, lr, bar)
 
     def step(self, it: int, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """One :func:`train_step`; the first compiled one falls back to the eager model when compilation fails
-        (before any weight changed: the forward and backward graphs are compiled ahead of the Adam step)."""
+        """One :func:`train_step`; the first compiled one may fall back to the eager model (:func:`first_step`)."""
         tc = self.cfg.train
         args = (x, t, self.optimizer, self.scheduler, self.scaler, tc.beta, tc.svdo, self.amp_dtype)
         if self.net is self.eager_net or it > self.start + 1:
             return train_step(self.net, *args)
-        losses, failure = first_compiled_step(self.net, args)
-        if failure:
-            self.say(f"{self.run.name}: train.compile: torch.compile failed ({failure}); training without it")
-            self.net = self.eager_net
-            losses = train_step(self.net, *args)
+        losses, self.net = first_step(self.net, self.eager_net, args, self.say, self.run.name)
         return losses
 
     def step_failed(self, it: int, exc: Exception) -> None:
@@ -266,35 +245,88 @@ class Trainer:
         self.check_params()
 
     def check_params(self) -> None:
-        """Stop when the parameter file no longer gives this run the settings it started with: a second
-        ``dvc exp run`` in the workspace rewrites ``params.yaml`` under a running one, and DVC would record the
-        new values for weights trained with the old ones."""
-        if self.watch is None:
-            return
-        path, started = self.watch
-        try:
-            now = load_config(path)
-            changed = ckpt.differences(started, settings(now, resolve(now, self.run.name)))
-        except InputError as exc:
-            changed = [f"no longer readable: {exc}"]
+        """Stop when the parameter file no longer gives this run the settings it started with
+        (:func:`params_changed`)."""
+        changed = params_changed(*self.watch, self.run.name) if self.watch is not None else []
         if changed:
-            raise TrainingError(f"{self.run.name}: {path} changed while training ({', '.join(changed[:4])}); another "
-                                "`dvc exp run` in this workspace? Run one at a time, or queue them (`dvc exp run "
-                                f"--queue ...`, then `dvc queue start`). Stopped, {self.kept()}")
+            raise TrainingError(f"{self.run.name}: {self.watch[0]} changed while training ({', '.join(changed[:4])}); "
+                                "another `dvc exp run` in this workspace? Run one at a time, or queue them (`dvc exp "
+                                f"run --queue ...`, then `dvc queue start`). Stopped, {self.kept()}")
 
     def finish(self) -> dict:
         """Check that every rank holds the same weights, write ``summary.json``, close the logs."""
         if self.ctx.is_main:
             self.check_params()
-        checks = distributed.all_gather_floats(_checksum(self.model), self.ctx)
-        if any(c != checks[0] for c in checks):
-            raise TrainingError(f"{self.run.name}: processes ended with different weights (checksums {checks})")
+        checks = same_weights_on_every_rank(self.model, self.ctx, self.run.name)
         summary = summarize(self, time.perf_counter() - self.t_session, checks)
         if self.ctx.is_main:
             write_json(self.out_dir / SUMMARY, summary)
             self.live.end()
             resume.discard(self.resume_state)
         return summary
+
+
+def amp_dtype(amp: str, device: torch.device, say, name: str) -> Optional[torch.dtype]:
+    """The autocast dtype of ``train.amp`` on ``device`` (fp16 on CUDA only, said once; bf16 anywhere)."""
+    cuda = device.type == "cuda"
+    if not cuda and amp == "fp16":
+        say(f"{name}: train.amp fp16 applies on CUDA only; ignored on {device} (bf16 works on both)")
+    return AMP_DTYPES.get(amp) if cuda or amp == "bf16" else None
+
+
+def same_weights_on_every_rank(model: nn.Module, ctx: distributed.Context, name: str) -> list:
+    """Every rank's weight checksums; a :class:`TrainingError` when they differ."""
+    checks = distributed.all_gather_floats(_checksum(model), ctx)
+    if any(c != checks[0] for c in checks):
+        raise TrainingError(f"{name}: processes ended with different weights (checksums {checks})")
+    return checks
+
+
+def first_step(net: nn.Module, eager: nn.Module, args: tuple, say, name: str) -> tuple[torch.Tensor, nn.Module]:
+    """The first compiled step and the network to go on with: the eager one when compilation fails (before any
+    weight changed: the forward and backward graphs are compiled ahead of the Adam step)."""
+    losses, failure = first_compiled_step(net, args)
+    if not failure:
+        return losses, net
+    say(f"{name}: train.compile: torch.compile failed ({failure}); training without it")
+    return train_step(eager, *args), eager
+
+
+def build_model(cfg: Config, run: Run, ctx: distributed.Context) -> nn.Module:
+    """The run's model, seeded from ``cfg.seed``, on the device (synchronised batch norm under CUDA DDP)."""
+    ckpt.check_model_size(run.model_name, run.model_cfg, f"run {run.name}", error=ConfigError)
+    model = build(run.model_name, run.model_cfg, seed=cfg.seed)
+    if ctx.distributed and ctx.device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BN statistics over the global batch
+    fmt = torch.channels_last if cfg.train.channels_last else torch.preserve_format
+    return model.to(ctx.device, memory_format=fmt)
+
+
+def furthest_resumable(paths, fingerprint: dict, total: int, say, name: str):
+    """``(state, path)`` of the furthest checkpoint among ``paths`` (None entries and one file under two names
+    skipped) that :func:`fdr.train.checkpoint.resumable` accepts, saying why each refused one is refused;
+    ``(None, None)`` when none is."""
+    best, source = None, None
+    for path in paths:
+        if path is None or (source is not None and os.path.samefile(path, source)):
+            continue
+        state, why_not = ckpt.resumable(path, fingerprint, total)
+        if state is None and why_not:
+            say(f"{name}: {why_not}")
+        elif state is not None and (best is None or state["iteration"] > best["iteration"]):
+            best, source = state, path
+    return best, source
+
+
+def params_changed(path: Path, started: dict, name: str) -> list[str]:
+    """The settings of run ``name`` that ``path`` no longer gives as they were at the start (``started``): a second
+    ``dvc exp run`` in the workspace rewrites ``params.yaml`` under a running one, and DVC would record the new
+    values for weights trained with the old ones."""
+    try:
+        now = load_config(path)
+        return ckpt.differences(started, settings(now, resolve(now, name)))
+    except InputError as exc:
+        return [f"no longer readable: {exc}"]
 
 
 def device_batches(order: BatchOrder, start: int, tc, device: torch.device):
