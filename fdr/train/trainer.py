@@ -94,7 +94,7 @@ def train(cfg: Config, run: Run, out_dir: Path, progress: bool = True, params: O
     section with the row's switches) and write ``out_dir/{checkpoint.pt, live/, summary.json}``; resumes from
     ``out_dir/checkpoint.pt``. ``run.seed`` drives the initial weights, the batch order and the crops. With
     ``params`` (the file ``cfg`` was read from), training stops when that file stops giving the run the settings
-    it started with (:meth:`Trainer.check_params`). Returns the summary (on every rank)."""
+    it started with (:func:`stop_if_params_changed`). Returns the summary (on every rank)."""
     started = settings(cfg, run)
     cfg = dataclasses.replace(cfg, seed=run.seed, train=run.train_cfg)
     ctx = distributed.setup(cfg.train.device)
@@ -130,7 +130,7 @@ class Trainer:
         self.fingerprint = ckpt.fingerprint(cfg, run.model_name, self.model, self.train_dir, run.model_cfg)
         self.resume_state = resume.state_folder(out_dir, self.fingerprint)
         self.start, self.prior_wall, self.log = 0, 0.0, TrainLog()
-        self.resumed = self._resume()
+        self.resumed = resume_into(self)
         self.last_good = self.start if self.resumed else None
         self.eager_net = self.model if not ctx.distributed else nn.parallel.DistributedDataParallel(
             self.model, device_ids=[device.index] if cuda else None)
@@ -143,23 +143,6 @@ class Trainer:
     def say(self, msg: str) -> None:
         if self.ctx.is_main:
             print(msg, file=sys.stderr, flush=True)
-
-    def _resume(self) -> bool:
-        """Continue from ``checkpoint.pt`` or the resume state kept beside it (:mod:`fdr.train.resume`), the
-        further of the two, when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
-        if self.ctx.is_main:
-            ckpt.remove_stale_temporaries(self.out_dir, CHECKPOINT)
-        candidates = (self.path, resume.checkpoint(self.resume_state))
-        best, source = furthest_resumable(candidates, self.fingerprint, self.total, self.say, self.run.name)
-        if best is None:
-            return False
-        self.say(f"{self.run.name}: resuming from {source} at iteration {best['iteration']}")
-        if source != self.path and self.ctx.is_main:  # DVC removed the output (dvc exp run): its logs too
-            resume.restore_live(self.resume_state, self.out_dir / LIVE)
-        ckpt.restore(best, str(source), self.model, self.optimizer, self.scheduler, self.scaler)
-        self.start, self.prior_wall = best["iteration"], best["wall_s"]
-        self.log = TrainLog.from_state(best["log"])
-        return True
 
     def loop(self, progress: bool) -> None:
         tc, device = self.cfg.train, self.ctx.device
@@ -242,21 +225,12 @@ class Trainer:
         ckpt.save(self.path, checkpoint_state(self, it))
         resume.keep(self.path, self.out_dir / LIVE, self.resume_state)
         self.last_good = it
-        self.check_params()
-
-    def check_params(self) -> None:
-        """Stop when the parameter file no longer gives this run the settings it started with
-        (:func:`params_changed`)."""
-        changed = params_changed(*self.watch, self.run.name) if self.watch is not None else []
-        if changed:
-            raise TrainingError(f"{self.run.name}: {self.watch[0]} changed while training ({', '.join(changed[:4])}); "
-                                "another `dvc exp run` in this workspace? Run one at a time, or queue them (`dvc exp "
-                                f"run --queue ...`, then `dvc queue start`). Stopped, {self.kept()}")
+        stop_if_params_changed(self.watch, self.run.name, self.kept())
 
     def finish(self) -> dict:
         """Check that every rank holds the same weights, write ``summary.json``, close the logs."""
         if self.ctx.is_main:
-            self.check_params()
+            stop_if_params_changed(self.watch, self.run.name, self.kept())
         checks = same_weights_on_every_rank(self.model, self.ctx, self.run.name)
         summary = summarize(self, time.perf_counter() - self.t_session, checks)
         if self.ctx.is_main:
@@ -300,6 +274,34 @@ def build_model(cfg: Config, run: Run, ctx: distributed.Context) -> nn.Module:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BN statistics over the global batch
     fmt = torch.channels_last if cfg.train.channels_last else torch.preserve_format
     return model.to(ctx.device, memory_format=fmt)
+
+
+def resume_into(t: "Trainer") -> bool:
+    """Continue ``t`` from ``checkpoint.pt`` or the resume state kept beside it (:mod:`fdr.train.resume`), the
+    further of the two, when :func:`fdr.train.checkpoint.resumable` allows (and say why not)."""
+    if t.ctx.is_main:
+        ckpt.remove_stale_temporaries(t.out_dir, CHECKPOINT)
+    candidates = (t.path, resume.checkpoint(t.resume_state))
+    best, source = furthest_resumable(candidates, t.fingerprint, t.total, t.say, t.run.name)
+    if best is None:
+        return False
+    t.say(f"{t.run.name}: resuming from {source} at iteration {best['iteration']}")
+    if source != t.path and t.ctx.is_main:  # DVC removed the output (dvc exp run): its logs too
+        resume.restore_live(t.resume_state, t.out_dir / LIVE)
+    ckpt.restore(best, str(source), t.model, t.optimizer, t.scheduler, t.scaler)
+    t.start, t.prior_wall = best["iteration"], best["wall_s"]
+    t.log = TrainLog.from_state(best["log"])
+    return True
+
+
+def stop_if_params_changed(watch: Optional[tuple[Path, dict]], name: str, kept: str) -> None:
+    """Stop when the parameter file no longer gives run ``name`` the settings it started with
+    (``watch`` = (file, settings at the start); :func:`params_changed`)."""
+    changed = params_changed(*watch, name) if watch is not None else []
+    if changed:
+        raise TrainingError(f"{name}: {watch[0]} changed while training ({', '.join(changed[:4])}); another "
+                            "`dvc exp run` in this workspace? Run one at a time, or queue them (`dvc exp run "
+                            f"--queue ...`, then `dvc queue start`). Stopped, {kept}")
 
 
 def furthest_resumable(paths, fingerprint: dict, total: int, say, name: str):

@@ -54,6 +54,15 @@ def kept_state(work: Path) -> list[str]:
     return glob.glob(str(work / "models" / ".resume" / "fdrnet" / "*" / "checkpoint.pt"))
 
 
+def stop_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc``'s whole session, the stage DVC started included, even when ``dvc`` itself has exited."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=60)
+
+
 def interrupted_exp_run(work: Path, *args: str, after: int) -> int:
     """``dvc exp run ... train@fdrnet`` killed (with its stage) once a checkpoint past iteration ``after`` is kept;
     returns the iteration of the kept checkpoint."""
@@ -65,8 +74,7 @@ def interrupted_exp_run(work: Path, *args: str, after: int) -> int:
             assert proc.poll() is None and time.monotonic() < end, "training ended or stalled before the kill"
             time.sleep(0.2)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+        stop_group(proc)
     (state,) = kept_state(work)
     return ckpt.read(state)["iteration"]
 
@@ -117,6 +125,5 @@ def test_a_second_exp_run_rewriting_params_under_a_running_one_stops_it(project)
         assert second.returncode != 0 and "is busy" in second.stderr, second.stdout + second.stderr
         out, _ = first.communicate(timeout=300)
     finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
+        stop_group(first)
     assert first.returncode != 0 and "params.yaml changed while training (train.batch_size)" in out, out
