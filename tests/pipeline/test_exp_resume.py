@@ -47,7 +47,14 @@ def _env(work: Path) -> dict:
 
 
 def dvc(work: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["dvc", *args], cwd=work, env=_env(work), capture_output=True, text=True, timeout=600)
+    """``dvc *args`` in its own session; whatever it started is killed with it if it does not end in time."""
+    proc = subprocess.Popen(["dvc", *args], cwd=work, env=_env(work), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=600)
+    finally:
+        stop_group(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def kept_state(work: Path) -> list[str]:
