@@ -88,7 +88,11 @@ def test_a_parameter_file_rewritten_under_a_running_stage_stops_it_naming_the_ke
         seen = ckpt.stat().st_mtime_ns
         wait_for(lambda: ckpt.stat().st_mtime_ns != seen, proc)
     params.write_text(yaml.safe_dump({**tree, "train": {**tree["train"], "lr": 0.01}}))
-    out, _ = proc.communicate(timeout=120)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:  # a stage that never stops is not left running after the test
+        proc.kill()
+        proc.wait()
     assert proc.returncode == 2, out
     assert re.search(r"fdrnet: params.yaml changed while training \(train.lr\); another `dvc exp run`", out), out
     assert "dvc exp run --queue" in out and "is kept" in out and ckpt.exists()
