@@ -13,42 +13,64 @@ default's budget); 0 scores all.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from fdr.config.runs import TRACKS, resolve
 from fdr.data.imageio import read_rgb, to_float
-from fdr.data.layout import read_manifest
+from fdr.data.layout import parse_box, read_manifest
 from fdr.evaluate.metrics import MetricAccumulator, track_metrics
 from fdr.evaluate.patches import load_run_model, subset_indices
 from fdr.tensors import from_images, to_images
 
 
-def image_pairs(data_root: Path, track: str, max_images: int = 0) -> list[tuple[Path, Path]]:
-    """``(input, target)`` paths of ``<data_root>/synth/<track>_test`` in manifest order (``max_images`` > 0: an
-    evenly spaced subset)."""
+class ImagePair(NamedTuple):
+    """A test image and its target; a box ``(x0, y0, x1, y1)`` names the part of the file that is the image (DID-MDN
+    keeps both side by side in one file), ``()`` the whole file."""
+    input: Path
+    target: Path
+    input_box: tuple = ()
+    target_box: tuple = ()
+
+
+def read_image(path: Path, box: tuple) -> np.ndarray:
+    """The image at ``path``, cut to ``box`` when there is one."""
+    arr = read_rgb(path)
+    if box:
+        x0, y0, x1, y1 = box
+        arr = arr[y0:y1, x0:x1]
+    return arr
+
+
+def image_pairs(data_root: Path, track: str, max_images: int = 0) -> list[ImagePair]:
+    """The test images of ``<data_root>/synth/<track>_test`` in manifest order, with the boxes the manifest gives
+    (``max_images`` > 0: an evenly spaced subset)."""
     table = read_manifest(Path(data_root) / "synth" / f"{track}_test")
     if table.empty:
         raise ValueError(f"{data_root}/synth/{track}_test/manifest.csv: lists no images")
     rows = table.iloc[subset_indices(len(table), max_images)]
-    return [(Path(data_root) / i, Path(data_root) / t) for i, t in zip(rows["input"], rows["target"])]
+    boxes = {k: rows[k] if k in rows else [None] * len(rows) for k in ("input_box", "target_box")}
+    root = Path(data_root)
+    return [ImagePair(root / i, root / t, parse_box(bi), parse_box(bt))
+            for i, t, bi, bt in zip(rows["input"], rows["target"], boxes["input_box"], boxes["target_box"])]
 
 
 @torch.inference_mode()
-def evaluate_images(model: Optional[nn.Module], pairs: list[tuple[Path, Path]], device: torch.device | str = "cpu",
+def evaluate_images(model: Optional[nn.Module], pairs: list[ImagePair], device: torch.device | str = "cpu",
                     progress: bool = False, desc: str = "images", extra=None) -> tuple[dict, dict]:
     """``(means, {"psnr": array, "ssim": array})`` of ``model``'s outputs (``None``: the input itself) over
     ``pairs``, one whole image per forward pass; ``means["images"]`` counts them; ``extra``: more metrics by name."""
     acc = MetricAccumulator(extra)
     if model is not None:
         model.eval()
-    for inp_path, gt_path in tqdm(pairs, desc=desc, unit="image", disable=not progress, leave=False):
-        inp, gt = read_rgb(inp_path), read_rgb(gt_path)
+    for pair in tqdm(pairs, desc=desc, unit="image", disable=not progress, leave=False):
+        inp, gt = read_image(pair.input, pair.input_box), read_image(pair.target, pair.target_box)
         if inp.shape != gt.shape:
-            raise ValueError(f"{inp_path}: {inp.shape[1]}x{inp.shape[0]} pixels, its target {gt_path} "
+            raise ValueError(f"{pair.input}: {inp.shape[1]}x{inp.shape[0]} pixels, its target {pair.target} "
                              f"{gt.shape[1]}x{gt.shape[0]}; expected the same size")
         out = to_float(inp) if model is None else to_images(model(from_images(inp[None], device)))[0]
         acc.add(out, to_float(gt))

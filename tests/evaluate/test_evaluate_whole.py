@@ -56,7 +56,7 @@ def test_each_image_is_scored_whole_in_one_pass(tmp_path):
     pairs = image_pairs(tmp_path, "didhy")
     means, per = evaluate_images(GlobalMean(), pairs)
     expect = []
-    for inp, gt in pairs:
+    for inp, gt, *_ in pairs:
         x = _read(inp)
         expect.append(_psnr(np.clip(x - x.mean() + 0.5, 0, 1), _read(gt)))
     assert means["images"] == 3 and "patches" not in means
@@ -64,7 +64,27 @@ def test_each_image_is_scored_whole_in_one_pass(tmp_path):
     assert means["psnr"] == pytest.approx(np.mean(expect), abs=1e-4)
     # the input row: the distorted image itself against its target
     means, per = evaluate_images(None, pairs)
-    np.testing.assert_allclose(per["psnr"], [_psnr(_read(i), _read(g)) for i, g in pairs], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(per["psnr"], [_psnr(_read(i), _read(g)) for i, g, *_ in pairs], rtol=0, atol=1e-5)
+
+
+def test_a_pair_kept_side_by_side_in_one_file_is_cut_by_its_boxes(tmp_path):
+    """DID-MDN keeps the rainy and the clean image side by side in one file; the manifest names the halves by their
+    boxes. Scoring the whole file against itself would give 100 dB for the input and score a model on both halves."""
+    folder = tmp_path / "synth" / "derain_test"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    gt = rng.integers(40, 216, (36, 40, 3), dtype=np.uint8)
+    rain = np.clip(gt + rng.normal(0, 20, gt.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(np.concatenate([rain, gt], axis=1)).save(folder / "1.png")
+    path = "synth/derain_test/1.png"
+    pd.DataFrame([{"set": "derain_test", "input": path, "target": path, "input_box": "0 0 40 36",
+                   "target_box": "40 0 80 36"}]).to_csv(folder / "manifest.csv", index=False)
+    pairs = image_pairs(tmp_path, "derain")
+    means, _ = evaluate_images(None, pairs)
+    assert means["psnr"] == pytest.approx(_psnr(rain / 255.0, gt / 255.0), abs=1e-4) and means["psnr"] < 40
+    means, _ = evaluate_images(GlobalMean(), pairs)
+    x = rain / 255.0
+    assert means["psnr"] == pytest.approx(_psnr(np.clip(x - x.mean() + 0.5, 0, 1), gt / 255.0), abs=1e-4)
 
 
 def test_an_evenly_spaced_subset_and_clear_errors(tmp_path):
@@ -106,7 +126,7 @@ def test_stage_scores_a_trained_run_and_the_input_on_their_track(tmp_path):
     pairs = image_pairs(tmp_path / "data", "didhy", 2)  # images: 2 of 3 -> the first and the last
     expect = []
     with torch.no_grad():
-        for inp, gt in pairs:
+        for inp, gt, *_ in pairs:
             x = torch.from_numpy(_read(inp)).permute(2, 0, 1)[None].float()
             y = net.eval()(x)[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
             expect.append(_psnr(y, _read(gt)))
@@ -162,7 +182,7 @@ def test_tables_3_and_4_images_are_scored_with_the_cited_conventions_beside_owan
         pairs = image_pairs(tmp_path / "data", track)
         for name in names + ("psnr", "ssim"):
             fn = getattr(metrics, name)
-            want = np.mean([fn(_read(i), _read(g)) for i, g in pairs])
+            want = np.mean([fn(_read(i), _read(g)) for i, g, *_ in pairs])
             assert got[track][name] == pytest.approx(want, abs=1e-6), (track, name)
 
 
